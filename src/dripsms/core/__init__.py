@@ -1,0 +1,1 @@
+"""The pure domain: sequences, timelines, templates and segments. No I/O, no clock."""

@@ -1,0 +1,352 @@
+"""Checks that look across a whole sequence: references, cycles, templates, reachability.
+
+Each check yields ``(path, message)`` findings; the loader turns paths into
+``file:line:column``. Errors make a sequence unusable; warnings do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dripsms.core.attributes import AttributeType, coerce
+from dripsms.core.context import sample_attributes, sample_replies, template_context
+from dripsms.core.segments import count_segments, non_gsm_characters
+from dripsms.core.sequence.model import Action, Sequence, Step
+from dripsms.core.sequence.names import Scope
+from dripsms.core.templates import (
+    SyntaxProblem,
+    evaluate,
+    parse_expression,
+    parse_template,
+    references,
+    render,
+)
+from dripsms.errors import TemplateError
+
+Path = tuple[str | int, ...]
+Finding = tuple[Path, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """What the cross-checks found."""
+
+    errors: list[Finding]
+    warnings: list[Finding]
+
+
+def _actions(step: Step, index: int) -> Iterator[tuple[Path, Action]]:
+    for r, rule in enumerate(step.on_reply):
+        for a, action in enumerate(rule.then):
+            yield ("steps", index, "on_reply", r, "then", a), action
+    for a, action in enumerate(step.on_no_reply):
+        yield ("steps", index, "on_no_reply", a), action
+
+
+def _check_anchor(seq: Sequence) -> Iterator[Finding]:
+    if seq.anchor == "enrolled_at":
+        return
+    declared = seq.attributes.get(seq.anchor)
+    if declared is None:
+        yield (
+            ("anchor",),
+            (
+                f"anchor {seq.anchor!r} is not a declared attribute (declare it with type date "
+                "or datetime, or use enrolled_at)"
+            ),
+        )
+    elif declared.type not in (AttributeType.DATE, AttributeType.DATETIME):
+        yield (
+            ("anchor",),
+            f"anchor {seq.anchor!r} is of type {declared.type.value}; it must be date or datetime",
+        )
+
+
+def _check_ids(seq: Sequence) -> Iterator[Finding]:
+    first: dict[str, int] = {}
+    for i, step in enumerate(seq.steps):
+        if step.id in first:
+            yield (
+                ("steps", i, "id"),
+                f"duplicate step id {step.id!r} (also steps[{first[step.id]}])",
+            )
+        else:
+            first[step.id] = i
+
+
+def _check_references(seq: Sequence) -> Iterator[Finding]:
+    ids = {s.id: s for s in seq.steps}
+    for i, step in enumerate(seq.steps):
+        if step.after is not None:
+            target = ids.get(step.after.step)
+            where: Path = ("steps", i, "after", "step")
+            if target is None:
+                yield where, f"unknown step {step.after.step!r}"
+            elif target.id == step.id:
+                yield where, "a step cannot come after itself"
+            elif step.after.from_ == "reply" and target.expect_reply is None:
+                yield (
+                    ("steps", i, "after", "from"),
+                    (f"step {target.id!r} expects no reply, so there is no reply to count from"),
+                )
+        if step.expect_reply is None:
+            if step.on_reply:
+                yield ("steps", i, "on_reply"), "on_reply needs the step to have expect_reply"
+            if step.on_no_reply:
+                yield ("steps", i, "on_no_reply"), "on_no_reply needs the step to have expect_reply"
+        for path, action in _actions(step, i):
+            yield from _check_action(seq, ids, path, action)
+
+
+def _check_action(
+    seq: Sequence, ids: dict[str, Step], path: Path, action: Action
+) -> Iterator[Finding]:
+    if action.goto is not None and action.goto not in ids:
+        yield (*path, "goto"), f"unknown step {action.goto!r}"
+    if action.notify is not None and action.notify not in seq.notify:
+        known = ", ".join(sorted(seq.notify)) or "none are declared under 'notify'"
+        yield (*path, "notify"), f"unknown notify target {action.notify!r} ({known})"
+    for name, value in (action.set_ or {}).items():
+        declared = seq.attributes.get(name)
+        if declared is None:
+            yield (*path, "set", name), f"set: {name!r} is not a declared attribute"
+            continue
+        try:
+            coerce(declared.type, value, declared.values)
+        except ValueError as exc:
+            yield (*path, "set", name), f"set: {name}: {exc}"
+
+
+def _edges(seq: Sequence) -> dict[str, list[tuple[str, Path]]]:
+    ids = {s.id for s in seq.steps}
+    edges: dict[str, list[tuple[str, Path]]] = {s.id: [] for s in seq.steps}
+    for i, step in enumerate(seq.steps):
+        if step.after is not None and step.after.step in ids and step.after.step != step.id:
+            edges[step.after.step].append((step.id, ("steps", i, "after", "step")))
+        for path, action in _actions(step, i):
+            if action.goto is not None and action.goto in ids:
+                edges[step.id].append((action.goto, (*path, "goto")))
+    return edges
+
+
+def _check_cycles(seq: Sequence) -> Iterator[Finding]:
+    edges = _edges(seq)
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, trail: list[str]) -> Iterator[Finding]:
+        state[node] = 1
+        for target, path in edges[node]:
+            if state.get(target) == 1:
+                loop = [*trail[trail.index(target) :], target]
+                key = frozenset(loop)
+                if key not in reported:
+                    reported.add(key)
+                    yield path, "steps form a cycle: " + " -> ".join(loop)
+            elif state.get(target) is None:
+                yield from visit(target, [*trail, target])
+        state[node] = 2
+
+    for step in seq.steps:
+        if step.id not in state:
+            yield from visit(step.id, [step.id])
+
+
+def _positions(seq: Sequence) -> dict[str, float | None]:
+    """A nominal time of each step in minutes from the anchor, for "which comes first"."""
+    by_id = {s.id: s for s in seq.steps}
+    positions: dict[str, float | None] = {}
+
+    def position(step: Step, seen: frozenset[str]) -> float | None:
+        if step.id in positions:
+            return positions[step.id]
+        result: float | None = None
+        if step.at is not None:
+            clock = step.at.time if step.at.time is not None else step.at.hours * 60
+            result = step.at.days * 1440 + clock + step.at.minutes
+        elif step.after is not None and step.after.step in by_id and step.id not in seen:
+            base = position(by_id[step.after.step], seen | {step.id})
+            if base is not None:
+                gap = step.after.days * 1440 + step.after.hours * 60 + step.after.minutes
+                result = base + gap + (0.5 if step.after.from_ == "reply" else 0.0)
+        positions[step.id] = result
+        return result
+
+    for step in seq.steps:
+        position(step, frozenset())
+    return positions
+
+
+def _ancestors(seq: Sequence, step: Step) -> set[str]:
+    by_id = {s.id: s for s in seq.steps}
+    found: set[str] = set()
+    current = step
+    while current.after is not None and current.after.step in by_id:
+        if current.after.step in found:
+            break
+        found.add(current.after.step)
+        current = by_id[current.after.step]
+    return found
+
+
+def _scope(seq: Sequence, step: Step, positions: dict[str, float | None]) -> Scope:
+    replying = frozenset(s.id for s in seq.steps if s.expect_reply is not None)
+    mine = positions.get(step.id)
+    ancestors = _ancestors(seq, step)
+    earlier = set()
+    for other in replying:
+        theirs = positions.get(other)
+        if other == step.id:
+            continue
+        if mine is None or other in ancestors or (theirs is not None and theirs < mine):
+            earlier.add(other)
+    return Scope(
+        attributes=frozenset(seq.attributes),
+        earlier_replies=frozenset(earlier),
+        all_steps=frozenset(s.id for s in seq.steps),
+        replying_steps=replying,
+    )
+
+
+def _check_source(
+    source: str, path: Path, scope: Scope, step_id: str, *, expression: bool
+) -> Iterator[Finding]:
+    tree = parse_expression(source) if expression else parse_template(source)
+    what = "condition" if expression else "template"
+    if isinstance(tree, SyntaxProblem):
+        line = f" (line {tree.line} of the {what})" if tree.line > 1 and not expression else ""
+        yield path, f"{what} syntax error: {tree.message}{line}"
+        return
+    for ref in references(tree):
+        problem = scope.problem(ref, own_step=step_id)
+        if problem:
+            yield path, problem
+
+
+def _template_sources(step: Step, i: int) -> Iterator[tuple[Path, str, bool, bool]]:
+    """(path, source, is_expression, sees_own_reply) for every template of a step."""
+    yield ("steps", i, "body"), step.body, False, False
+    if step.when is not None:
+        yield ("steps", i, "when"), step.when, True, False
+    if step.expect_reply is not None and step.expect_reply.reprompt is not None:
+        yield ("steps", i, "expect_reply", "reprompt"), step.expect_reply.reprompt, False, False
+    for r, rule in enumerate(step.on_reply):
+        if rule.if_ is not None:
+            yield ("steps", i, "on_reply", r, "if"), rule.if_, True, True
+        for a, action in enumerate(rule.then):
+            if action.send is not None:
+                yield ("steps", i, "on_reply", r, "then", a, "send"), action.send, False, True
+    for a, action in enumerate(step.on_no_reply):
+        if action.send is not None:
+            yield ("steps", i, "on_no_reply", a, "send"), action.send, False, False
+
+
+def _check_templates(seq: Sequence) -> Iterator[Finding]:
+    positions = _positions(seq)
+    for i, step in enumerate(seq.steps):
+        base = _scope(seq, step, positions)
+        for path, source, expression, own in _template_sources(step, i):
+            scope = Scope(
+                base.attributes,
+                base.earlier_replies,
+                base.all_steps,
+                base.replying_steps,
+                own_reply=own,
+            )
+            yield from _check_source(source, path, scope, step.id, expression=expression)
+
+
+def _constant_false(condition: str | None) -> bool:
+    if condition is None:
+        return False
+    tree = parse_expression(condition)
+    if isinstance(tree, SyntaxProblem) or references(tree):
+        return False
+    try:
+        return not evaluate(condition, {})
+    except TemplateError:
+        return False
+
+
+def _check_reachable(seq: Sequence) -> Iterator[Finding]:
+    by_id = {s.id: s for s in seq.steps}
+    reached: set[str] = set()
+    frontier = [s.id for s in seq.steps if s.at is not None and not _constant_false(s.when)]
+    edges = _edges(seq)
+    while frontier:
+        current = frontier.pop()
+        if current in reached:
+            continue
+        reached.add(current)
+        for target, _ in edges[current]:
+            if not _constant_false(by_id[target].when):
+                frontier.append(target)
+    for i, step in enumerate(seq.steps):
+        if step.id in reached:
+            continue
+        if _constant_false(step.when):
+            why = "its 'when' is always false"
+        elif step.goto_only:
+            why = "it has no 'at' or 'after', and no reachable goto leads to it"
+        else:
+            why = "it comes after a step that is never sent"
+        yield ("steps", i, "id"), f"step {step.id!r} can never be sent: {why}"
+
+
+def _rendered(seq: Sequence, step: Step, *, high: bool) -> str | None:
+    replies = sample_replies(seq, high=high)
+    context = template_context(
+        seq,
+        step_id=step.id,
+        attributes=sample_attributes(seq, high=high),
+        phone="+15555550100",
+        replies=replies,
+        external_id="sample",
+    )
+    try:
+        return render(step.body, context)
+    except TemplateError:
+        return None  # a sample cannot always satisfy a template; real data is checked later
+
+
+def _check_bodies(seq: Sequence, max_segments: int) -> Iterator[tuple[bool, Finding]]:
+    """(is_error, finding) for bodies that render empty or run long."""
+    for i, step in enumerate(seq.steps):
+        low, high = _rendered(seq, step, high=False), _rendered(seq, step, high=True)
+        if low is None and high is None:
+            continue
+        if not (low or "").strip() and not (high or "").strip():
+            yield True, (("steps", i, "body"), "the body renders empty")
+            continue
+        limit = step.max_segments or seq.max_segments or max_segments
+        longest = max((low or "", high or ""), key=lambda text: count_segments(text).segments)
+        counted = count_segments(longest)
+        if counted.segments > limit:
+            hint = ""
+            forcing = non_gsm_characters(longest)
+            if forcing:
+                shown = " ".join(repr(c) for c in forcing[:5])
+                hint = f"; {shown} force UCS-2 (70 characters a segment)"
+            yield (
+                False,
+                (
+                    ("steps", i, "body"),
+                    f"the body is {counted.segments} segments ({counted.encoding}), over the "
+                    f"limit of {limit}{hint}",
+                ),
+            )
+
+
+def check_sequence(seq: Sequence, *, max_segments: int = 3) -> Findings:
+    """Run every cross-check; ``max_segments`` is the default long-body warning limit."""
+    errors: list[Finding] = []
+    warnings: list[Finding] = []
+    for check in (_check_anchor, _check_ids, _check_references, _check_cycles, _check_templates):
+        errors.extend(check(seq))
+    if not errors:
+        errors.extend(_check_reachable(seq))
+    if not errors:
+        for is_error, finding in _check_bodies(seq, max_segments):
+            (errors if is_error else warnings).append(finding)
+    return Findings(errors, warnings)

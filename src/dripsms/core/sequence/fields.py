@@ -1,0 +1,90 @@
+"""Field types shared by the sequence model, each with an error message for people."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BeforeValidator
+
+from dripsms.core.durations import parse_clock, parse_duration
+
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*\Z")
+_KEY = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}\Z")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}\Z")
+
+RESERVED_NAMES = frozenset(
+    {"contact", "step", "steps", "reply", "sequence", "enrollment", "enrolled_at", "now", "loop"}
+    | {"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is"}
+)
+
+
+def _identifier(value: str) -> str:
+    if not _IDENTIFIER.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use lower-case letters, digits and '_', "
+            "starting with a letter"
+        )
+    return value
+
+
+def _key(value: str) -> str:
+    if not _KEY.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid key: use lower-case letters, digits, '-' and '_'"
+        )
+    return value
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as 'America/New_York'"
+        ) from None
+    return value
+
+
+def _service_sid(value: str) -> str:
+    if not _SERVICE_SID.match(value):
+        raise ValueError(f"{value!r} is not a Messaging Service SID ('MG' and 32 hex digits)")
+    return value
+
+
+def _e164(value: str) -> str:
+    if not _E164.match(value):
+        raise ValueError(f"{value!r} is not a phone number in E.164 form, e.g. '+15551234567'")
+    return value
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str | int):
+        raise ValueError("expected a duration such as '15m', '24h' or '7d'")
+    return parse_duration(value)
+
+
+def _clock(value: Any) -> int:
+    # An int is refused on purpose: YAML's `time: 900` is a typo, not 15:00.
+    return parse_clock(value if isinstance(value, str) else repr(value))
+
+
+def _end_clock(value: Any) -> int:
+    return parse_clock(value if isinstance(value, str) else repr(value), allow_end_of_day=True)
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+Key = Annotated[str, AfterValidator(_key)]
+ZoneName = Annotated[str, AfterValidator(_zone)]
+ServiceSid = Annotated[str, AfterValidator(_service_sid)]
+E164 = Annotated[str, AfterValidator(_e164)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+ClockTime = Annotated[int, BeforeValidator(_clock)]
+"""A local time of day, written ``HH:MM``, held as minutes since midnight."""
+EndClockTime = Annotated[int, BeforeValidator(_end_clock)]
+"""Like :data:`ClockTime`, but ``24:00`` (the end of the day) is allowed."""

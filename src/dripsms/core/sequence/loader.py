@@ -1,0 +1,147 @@
+"""Sequence text to a validated :class:`Sequence`, or every problem as ``file:line:col``."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from dripsms.core.sequence.checks import check_sequence
+from dripsms.core.sequence.model import (
+    REPLY_TYPES,
+    Action,
+    After,
+    At,
+    Attribute,
+    ChoiceReply,
+    Hours,
+    IntegerReply,
+    NotifyTarget,
+    ReplyRule,
+    SendWindow,
+    Sequence,
+    Step,
+)
+from dripsms.core.yaml_source import Locator, Mark, Path, YamlProblem, parse_yaml
+from dripsms.errors import Problem, SequenceError
+
+_MODELS = (
+    Sequence, Step, At, After, Attribute, SendWindow, Hours, IntegerReply, ChoiceReply,
+    Action, ReplyRule, NotifyTarget,
+)  # fmt: skip
+KNOWN_FIELDS = sorted(
+    {(info.alias or name) for model in _MODELS for name, info in model.model_fields.items()}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSequence:
+    """A sequence with where it came from: its file, its text's digest and its warnings."""
+
+    sequence: Sequence
+    file: str
+    digest: str
+    """SHA-256 of the file's text: the sequence's version."""
+    text: str
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def version(self) -> str:
+        """A short version id: the first 12 hex digits of the digest."""
+        return self.digest[:12]
+
+
+def display_path(path: tuple[Any, ...]) -> str:
+    """``('steps', 2, 'at', 'days')`` as ``steps[2].at.days``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _suggest(name: str) -> str:
+    close = difflib.get_close_matches(name, KNOWN_FIELDS, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _message(error: ErrorDetails) -> str:
+    kind, loc = error["type"], error["loc"]
+    if kind == "extra_forbidden":
+        return f"unknown field {loc[-1]!r}{_suggest(str(loc[-1]))}"
+    if kind == "missing":
+        return f"missing required field {loc[-1]!r}"
+    if kind == "union_tag_not_found":
+        return f"needs a 'type': one of {', '.join(REPLY_TYPES)}"
+    if kind == "union_tag_invalid":
+        tag = error.get("ctx", {}).get("tag")
+        return f"unknown reply type {tag!r}; use one of {', '.join(REPLY_TYPES)}"
+    if kind == "model_type" and not loc:
+        return "a sequence file is a mapping of fields (key, name, steps, ...)"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return "expected a mapping of fields here"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+def _locate(error: ErrorDetails, locator: Locator) -> tuple[Mark, str]:
+    loc = tuple(error["loc"])
+    if error["type"] == "union_tag_invalid":
+        loc = (*loc, "type")
+    path = locator.resolve(loc)
+    if error["type"] in ("extra_forbidden",) or (loc and loc[-1] == "[key]"):
+        return locator.find_key(path), display_path(path)
+    if error["type"] == "missing":
+        return locator.find(path), display_path((*path, loc[-1]))
+    return locator.find(path), display_path(path)
+
+
+def _problem(file: str, mark: Mark, field: str, message: str) -> Problem:
+    return Problem(file=file, line=mark.line, column=mark.column, message=message, field=field)
+
+
+def _finding_problem(file: str, locator: Locator, path: Path, message: str) -> Problem:
+    return _problem(file, locator.find(path), display_path(path), message)
+
+
+def parse_sequence(text: str, file: str = "<string>", *, max_segments: int = 3) -> LoadedSequence:
+    """Parse and check a sequence; raise :class:`SequenceError` listing every problem."""
+    try:
+        data, locator = parse_yaml(text)
+    except YamlProblem as exc:
+        raise SequenceError([_problem(file, exc.mark, "", exc.message)]) from None
+    if data is None:
+        raise SequenceError([_problem(file, Mark(1, 1), "", "the file is empty")])
+    try:
+        sequence = Sequence.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        errors = exc.errors(include_url=False)
+        for error in errors:
+            if error["type"] == "too_short" and _has_inner(error, errors):
+                continue  # "needs at least one" is noise when its items have errors
+            mark, field = _locate(error, locator)
+            problems.append(_problem(file, mark, field, _message(error)))
+        raise SequenceError(_unique(problems)) from None
+    findings = check_sequence(sequence, max_segments=max_segments)
+    if findings.errors:
+        raise SequenceError(
+            _unique([_finding_problem(file, locator, p, m) for p, m in findings.errors])
+        )
+    warnings = tuple(_finding_problem(file, locator, p, m) for p, m in findings.warnings)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return LoadedSequence(sequence, file, digest, text, warnings)
+
+
+def _has_inner(error: ErrorDetails, errors: list[ErrorDetails]) -> bool:
+    loc = tuple(error["loc"])
+    return any(len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
