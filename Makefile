@@ -6,8 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint format check bench clean
 
+# Until the engine lands, the main job is previewing the example sequence.
 run: $(STAMP)  ## dripsms's main job on its embedded defaults
-	$(BIN)/dripsms run
+	$(BIN)/dripsms validate sequences
+	$(BIN)/dripsms preview sequences/postop.yaml --tz America/New_York --set first_name=Ada
 
 test: lint $(STAMP)  ## lint, type-check and the whole test suite
 	$(BIN)/pytest
@@ -26,7 +28,6 @@ bench: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

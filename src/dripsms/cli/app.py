@@ -164,14 +164,12 @@ def _main(
 def main() -> None:
     """The console script: DripError becomes a clean message and exit status 1 or 2."""
     try:
-        app(standalone_mode=False)
+        app()  # handles usage errors and exit codes itself, then raises SystemExit
     except SequenceError as exc:
         render.problems(exc.problems, [], len({p.file for p in exc.problems}))
         raise SystemExit(1) from None
     except DripError as exc:
         render.error(str(exc))
         raise SystemExit(2) from None
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         raise SystemExit(130) from None

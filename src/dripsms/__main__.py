@@ -1,0 +1,7 @@
+"""``python -m dripsms`` is the ``dripsms`` command."""
+
+from __future__ import annotations
+
+from dripsms.cli.app import main
+
+main()
