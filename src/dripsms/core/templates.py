@@ -108,6 +108,12 @@ def _chain(node: nodes.Node) -> Reference | None:
             return None
 
 
+def _bound_names(target: nodes.Node) -> frozenset[str]:
+    """Names a ``for`` or ``set`` target binds (the target may itself be a Name)."""
+    found = [target] if isinstance(target, nodes.Name) else list(target.find_all(nodes.Name))
+    return frozenset(n.name for n in found if isinstance(n, nodes.Name))
+
+
 def _walk(node: nodes.Node, bound: frozenset[str]) -> Iterator[Reference]:
     if isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Name):
         chain = _chain(node)
@@ -116,7 +122,7 @@ def _walk(node: nodes.Node, bound: frozenset[str]) -> Iterator[Reference]:
                 yield chain
             return
     if isinstance(node, nodes.For):
-        targets = frozenset(n.name for n in node.target.find_all(nodes.Name))
+        targets = _bound_names(node.target)
         yield from _walk(node.iter, bound)
         for child in (*node.body, *node.else_):
             yield from _walk(child, bound | targets | {"loop"})
@@ -126,7 +132,7 @@ def _walk(node: nodes.Node, bound: frozenset[str]) -> Iterator[Reference]:
     for child in node.iter_child_nodes():
         if isinstance(child, nodes.Assign):
             yield from _walk(child.node, bound)
-            bound = bound | {n.name for n in child.target.find_all(nodes.Name)}
+            bound = bound | _bound_names(child.target)
             continue
         yield from _walk(child, bound)
 
