@@ -6,9 +6,11 @@ and a test keeps the two in step.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,15 +18,23 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from dripsms.core.durations import parse_duration
+
 CONFIG_FILE = "dripsms.toml"
+
+
+def _twilio(name: str) -> AliasChoices:
+    # Twilio's own variable names, as its SDK and CLI use them (no DRIPSMS_ prefix).
+    return AliasChoices(name.upper(), name)
 
 
 class Settings(BaseSettings):
     """dripsms's settings."""
 
     model_config = SettingsConfigDict(
-        env_prefix="DRIPSMS_", toml_file=CONFIG_FILE, extra="forbid", frozen=True
-    )
+        env_prefix="DRIPSMS_", toml_file=CONFIG_FILE, extra="forbid", frozen=True,
+        populate_by_name=True,
+    )  # fmt: skip
 
     sequences_dir: Path = Field(
         Path("sequences"), description="Folder of sequence files (*.yaml, one sequence each)."
@@ -32,6 +42,82 @@ class Settings(BaseSettings):
     max_segments: int = Field(
         3, ge=1, description="Warn when a step's body is longer than this many SMS segments."
     )
+    database_url: str = Field(
+        "sqlite:///dripsms.db",
+        description="SQLAlchemy URL of the database: sqlite:///FILE or postgresql://...",
+    )
+    default_region: str = Field(
+        "US", description="Region for phone numbers written without a country code (ISO 3166)."
+    )
+    twilio_account_sid: str | None = Field(
+        None, validation_alias=_twilio("twilio_account_sid"),
+        description="Twilio account SID (TWILIO_ACCOUNT_SID). Unset: the built-in sandbox.",
+    )  # fmt: skip
+    twilio_auth_token: SecretStr | None = Field(
+        None, validation_alias=_twilio("twilio_auth_token"),
+        description="Twilio auth token (TWILIO_AUTH_TOKEN); also checks webhook signatures.",
+    )  # fmt: skip
+    twilio_api_key: str | None = Field(
+        None, validation_alias=_twilio("twilio_api_key"),
+        description="Twilio API key SID (TWILIO_API_KEY), instead of the auth token.",
+    )  # fmt: skip
+    twilio_api_secret: SecretStr | None = Field(
+        None, validation_alias=_twilio("twilio_api_secret"),
+        description="Twilio API key secret (TWILIO_API_SECRET).",
+    )  # fmt: skip
+    twilio_api_base: str = Field(
+        "https://api.twilio.com",
+        description="Base URL of Twilio's REST API, or of a Twilio-compatible endpoint.",
+    )
+    messaging_service_sid: str | None = Field(
+        None, description="The Messaging Service every message is sent through (MG...)."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The URL Twilio reaches dripsms at (status callbacks, webhooks).",
+    )
+    min_lead: timedelta = Field(
+        timedelta(minutes=15),
+        description="Twilio's minimum SendAt lead; sooner messages are sent at once.",
+    )
+    horizon: timedelta = Field(
+        timedelta(days=7), description="Twilio's maximum SendAt horizon; later ones wait here."
+    )
+    window_margin: timedelta = Field(
+        timedelta(minutes=2),
+        description="Safety margin inside both window bounds for a request in flight.",
+    )
+    scheduled_budget: int = Field(
+        450_000, ge=1, description="Most messages held scheduled at Twilio at once."
+    )
+    rate_limit: float = Field(
+        50.0, gt=0, description="Most Twilio API requests per second (a token bucket)."
+    )
+    concurrency: int = Field(8, ge=1, le=256, description="Most Twilio API requests in flight.")
+    request_timeout: float = Field(
+        15.0, gt=0, description="Seconds to wait for one Twilio API answer."
+    )
+    max_attempts: int = Field(
+        8, ge=1, description="Tries for a transient failure before a message is failed."
+    )
+    lease: timedelta = Field(
+        timedelta(minutes=2),
+        description="How long a dispatcher owns a claimed message before another may take it.",
+    )
+    poll_interval: float = Field(
+        5.0, gt=0, description="Seconds between dispatcher passes in `dripsms worker`."
+    )
+    batch_size: int = Field(200, ge=1, description="Messages claimed per dispatcher batch.")
+
+    @field_validator("min_lead", "horizon", "window_margin", "lease", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str | int) else value
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """No Twilio credentials: talk to the built-in sandbox."""
+        return not self.twilio_account_sid
 
     @classmethod
     def settings_customise_sources(

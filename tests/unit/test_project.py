@@ -6,6 +6,8 @@ import ast
 import re
 from pathlib import Path
 
+from pydantic import AliasChoices
+
 from dripsms.cli.app import app
 from dripsms.settings import Settings
 
@@ -43,7 +45,10 @@ def test_core_never_reads_the_clock() -> None:
 def test_every_setting_is_documented() -> None:
     doc = (REPO / "docs" / "settings.md").read_text()
     for name, field in Settings.model_fields.items():
-        assert f"`DRIPSMS_{name.upper()}`" in doc, name
+        env = f"DRIPSMS_{name.upper()}"
+        if isinstance(field.validation_alias, AliasChoices):
+            env = str(field.validation_alias.choices[0])
+        assert f"`{env}`" in doc, name
         assert field.description and field.description in doc, name
     scaffold = (REPO / "src" / "dripsms" / "scaffold" / "dripsms.toml").read_text()
     for name in Settings.model_fields:

@@ -115,3 +115,15 @@ SAMPLES: dict[AttributeType, tuple[Any, Any]] = {
     AttributeType.DATETIME: (datetime(2026, 1, 15, 9, 30), datetime(2026, 12, 31, 17, 45)),
 }
 """Two sample values of each type (low, high), for checking templates before any contact."""
+
+
+def to_json(value: Any) -> Any:
+    """A typed attribute value as JSON can hold it (dates as ISO 8601 text)."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def attributes_to_json(values: dict[str, Any]) -> dict[str, Any]:
+    """Every value of an attribute mapping through :func:`to_json`."""
+    return {name: to_json(value) for name, value in values.items()}

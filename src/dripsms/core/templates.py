@@ -8,7 +8,9 @@ and dotted path a template or expression reads, so a sequence is checked at load
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import difflib
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -17,6 +19,8 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
+from jinja2.lexer import describe_token
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from dripsms.errors import TemplateError
@@ -67,8 +71,40 @@ class SyntaxProblem:
     line: int
 
 
-def _expression_source(expression: str) -> str:
-    return "{{ (" + expression + ") }}"
+_JINJA_WORDS = {
+    "'end of print statement'": "'}}'",
+    "'end of statement block'": "'%}'",
+    "'end of template'": "the end",
+    "expected token ": "expected ",
+}
+_UNCLOSED_BLOCK = re.compile(r"The innermost block that needs to be closed is '(\w+)'")
+_ENDS_EARLY = re.compile(r"unexpected end of template, expected (.+?)\.?\Z")
+_END_TAG = re.compile(r"Encountered unknown tag 'end(\w+)'")
+_PLAIN = {
+    "'end of print statement'": "'{{' is never closed with '}}'",
+    "'end of statement block'": "'{%' is never closed with '%}'",
+    "Expected an expression, got 'end of print statement'": (
+        "'{{ }}' is empty: put a name or an expression inside"
+    ),
+    "unexpected '}'": "a single '}': close '{{' with '}}'",
+    "Missing end of comment tag": "'{#' is never closed with '#}'",
+}
+
+
+def _plain_syntax(message: str) -> str:
+    """A Jinja syntax message in the words of a person writing a body or a condition."""
+    if block := _UNCLOSED_BLOCK.search(message):
+        return f"'{{% {block[1]} %}}' is never closed with '{{% end{block[1]} %}}'"
+    if tag := _END_TAG.match(message):
+        return f"'{{% end{tag[1]} %}}' has no '{{% {tag[1]} %}}' before it"
+    if early := _ENDS_EARLY.match(message):
+        return _PLAIN.get(early[1], f"it ends where {early[1]} was expected")
+    if message in _PLAIN:
+        return _PLAIN[message]
+    for jargon, words in _JINJA_WORDS.items():
+        message = message.replace(jargon, words)
+    message = message.removeprefix("Encountered ").rstrip(".")
+    return message[:1].lower() + message[1:]
 
 
 def parse_template(source: str) -> nodes.Template | SyntaxProblem:
@@ -76,7 +112,17 @@ def parse_template(source: str) -> nodes.Template | SyntaxProblem:
     try:
         return ENVIRONMENT.parse(source)
     except TemplateSyntaxError as exc:
-        return SyntaxProblem(exc.message or "syntax error", exc.lineno)
+        return SyntaxProblem(_plain_syntax(exc.message or "syntax error"), exc.lineno)
+
+
+def _trailing_problem(parser: Parser) -> SyntaxProblem:
+    token = parser.stream.current
+    if token.type == "assign":
+        return SyntaxProblem("unexpected '='; compare with '=='", token.lineno)
+    return SyntaxProblem(
+        f"unexpected {describe_token(token)!r} after a complete condition (a missing 'and'/'or'?)",
+        token.lineno,
+    )
 
 
 def parse_expression(expression: str) -> nodes.Template | SyntaxProblem:
@@ -84,12 +130,40 @@ def parse_expression(expression: str) -> nodes.Template | SyntaxProblem:
     if not expression.strip():
         return SyntaxProblem("a condition cannot be empty", 1)
     if "{{" in expression or "{%" in expression:
-        return SyntaxProblem("write a condition without {{ }} or {% %}", 1)
+        return SyntaxProblem(
+            "a condition is already an expression: write it without {{ }} or {% %}", 1
+        )
+    parser = Parser(ENVIRONMENT, expression, state="variable")
     try:
-        tree = ENVIRONMENT.parse(_expression_source(expression))
+        tree = parser.parse_expression()
     except TemplateSyntaxError as exc:
-        return SyntaxProblem(exc.message or "syntax error", exc.lineno)
-    return tree
+        message = exc.message or "syntax error"
+        if message == "unexpected 'end of template'":
+            return SyntaxProblem(
+                f"{expression.strip()!r} is incomplete: it ends where more was expected",
+                exc.lineno,
+            )
+        return SyntaxProblem(_plain_syntax(message), exc.lineno)
+    if not parser.stream.eos:
+        return _trailing_problem(parser)
+    return nodes.Template([nodes.Output([tree], lineno=1)], lineno=1)
+
+
+def _close_to(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_filters(tree: nodes.Template) -> list[str]:
+    """Why the filters (``x | upper``) and tests (``x is even``) of a template do not exist."""
+    problems: list[str] = []
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        assert isinstance(node, nodes.Filter | nodes.Test)  # for the type checker
+        known = ENVIRONMENT.filters if isinstance(node, nodes.Filter) else ENVIRONMENT.tests
+        if node.name not in known:
+            kind = "filter" if isinstance(node, nodes.Filter) else "test"
+            problems.append(f"unknown {kind} {node.name!r}{_close_to(node.name, known)}")
+    return list(dict.fromkeys(problems))
 
 
 def _chain(node: nodes.Node) -> Reference | None:
@@ -180,4 +254,5 @@ __all__ = [
     "parse_template",
     "references",
     "render",
+    "unknown_filters",
 ]

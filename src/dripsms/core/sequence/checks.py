@@ -21,11 +21,14 @@ from dripsms.core.templates import (
     parse_template,
     references,
     render,
+    unknown_filters,
 )
 from dripsms.errors import TemplateError
 
 Path = tuple[str | int, ...]
 Finding = tuple[Path, str]
+KEY = "[key]"
+"""A finding's path ending in KEY points at the mapping key, not at its value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +113,15 @@ def _check_action(
     for name, value in (action.set_ or {}).items():
         declared = seq.attributes.get(name)
         if declared is None:
-            yield (*path, "set", name), f"set: {name!r} is not a declared attribute"
+            yield (
+                (*path, "set", name, KEY),
+                f"{name!r} is not a declared attribute; declare it under 'attributes' to set it",
+            )
             continue
         try:
             coerce(declared.type, value, declared.values)
         except ValueError as exc:
-            yield (*path, "set", name), f"set: {name}: {exc}"
+            yield (*path, "set", name), f"{name!r} is a {declared.type.value} attribute: {exc}"
 
 
 def _edges(seq: Sequence) -> dict[str, list[tuple[str, Path]]]:
@@ -134,47 +140,70 @@ def _check_cycles(seq: Sequence) -> Iterator[Finding]:
     edges = _edges(seq)
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     reported: set[frozenset[str]] = set()
-
-    def visit(node: str, trail: list[str]) -> Iterator[Finding]:
-        state[node] = 1
-        for target, path in edges[node]:
-            if state.get(target) == 1:
-                loop = [*trail[trail.index(target) :], target]
-                key = frozenset(loop)
-                if key not in reported:
-                    reported.add(key)
-                    yield path, "steps form a cycle: " + " -> ".join(loop)
-            elif state.get(target) is None:
-                yield from visit(target, [*trail, target])
-        state[node] = 2
-
     for step in seq.steps:
         if step.id not in state:
-            yield from visit(step.id, [step.id])
+            yield from _cycles_from(step.id, edges, state, reported)
+
+
+def _cycles_from(
+    root: str,
+    edges: dict[str, list[tuple[str, Path]]],
+    state: dict[str, int],
+    reported: set[frozenset[str]],
+) -> Iterator[Finding]:
+    """Depth first from ``root``, without recursion: a long chain of steps is no problem."""
+    trail = [root]
+    pending = [iter(edges[root])]
+    state[root] = 1
+    while pending:
+        edge = next(pending[-1], None)
+        if edge is None:
+            state[trail.pop()] = 2
+            pending.pop()
+            continue
+        target, path = edge
+        if state.get(target) == 1:
+            loop = [*trail[trail.index(target) :], target]
+            if frozenset(loop) not in reported:
+                reported.add(frozenset(loop))
+                yield path, "steps form a cycle: " + " -> ".join(loop)
+        elif state.get(target) is None:
+            state[target] = 1
+            trail.append(target)
+            pending.append(iter(edges[target]))
+
+
+def _own_position(step: Step, base: float | None) -> float | None:
+    """A step's nominal minute from the anchor, given the one of the step it comes after."""
+    if step.at is not None:
+        clock = step.at.time if step.at.time is not None else step.at.hours * 60
+        return step.at.days * 1440 + clock + step.at.minutes
+    if step.after is None or base is None:
+        return None
+    gap = step.after.days * 1440 + step.after.hours * 60 + step.after.minutes
+    return base + gap + (0.5 if step.after.from_ == "reply" else 0.0)
 
 
 def _positions(seq: Sequence) -> dict[str, float | None]:
     """A nominal time of each step in minutes from the anchor, for "which comes first"."""
     by_id = {s.id: s for s in seq.steps}
     positions: dict[str, float | None] = {}
-
-    def position(step: Step, seen: frozenset[str]) -> float | None:
-        if step.id in positions:
-            return positions[step.id]
-        result: float | None = None
-        if step.at is not None:
-            clock = step.at.time if step.at.time is not None else step.at.hours * 60
-            result = step.at.days * 1440 + clock + step.at.minutes
-        elif step.after is not None and step.after.step in by_id and step.id not in seen:
-            base = position(by_id[step.after.step], seen | {step.id})
-            if base is not None:
-                gap = step.after.days * 1440 + step.after.hours * 60 + step.after.minutes
-                result = base + gap + (0.5 if step.after.from_ == "reply" else 0.0)
-        positions[step.id] = result
-        return result
-
     for step in seq.steps:
-        position(step, frozenset())
+        chain: list[Step] = []  # the step, the step it comes after, and so on
+        on_chain: set[str] = set()
+        current: Step | None = step
+        while current is not None and current.id not in positions:
+            if current.id in on_chain:
+                current = None  # a cycle: reported elsewhere, no position
+                break
+            chain.append(current)
+            on_chain.add(current.id)
+            after = current.after if current.at is None else None
+            current = by_id.get(after.step) if after is not None else None
+        base = positions[current.id] if current is not None else None
+        for item in reversed(chain):
+            base = _own_position(item, base)
+            positions[item.id] = base
     return positions
 
 
@@ -222,6 +251,8 @@ def _check_source(
         problem = scope.problem(ref, own_step=step_id)
         if problem:
             yield path, problem
+    for problem in unknown_filters(tree):
+        yield path, problem
 
 
 def _template_sources(step: Step, i: int) -> Iterator[tuple[Path, str, bool, bool]]:
@@ -283,15 +314,22 @@ def _check_reachable(seq: Sequence) -> Iterator[Finding]:
             if not _constant_false(by_id[target].when):
                 frontier.append(target)
     for i, step in enumerate(seq.steps):
-        if step.id in reached:
-            continue
-        if _constant_false(step.when):
-            why = "its 'when' is always false"
-        elif step.goto_only:
-            why = "it has no 'at' or 'after', and no reachable goto leads to it"
-        else:
-            why = "it comes after a step that is never sent"
-        yield ("steps", i, "id"), f"step {step.id!r} can never be sent: {why}"
+        if step.id not in reached:
+            yield _unreachable(step, i)
+
+
+def _unreachable(step: Step, index: int) -> Finding:
+    """Why a step is never sent, at the place that makes it so."""
+    if _constant_false(step.when):
+        path: Path = ("steps", index, "when")
+        why = "its 'when' is always false"
+    elif step.after is not None:
+        path = ("steps", index, "after", "step")
+        why = f"it comes after step {step.after.step!r}, which is never sent"
+    else:
+        path = ("steps", index, "id")
+        why = "it has no 'at' or 'after', and no goto from a step that is sent leads to it"
+    return path, f"step {step.id!r} can never be sent: {why}"
 
 
 def _rendered(seq: Sequence, step: Step, *, high: bool) -> str | None:

@@ -69,16 +69,40 @@ def _duration(value: Any) -> timedelta:
     return parse_duration(value)
 
 
+def _clock_text(value: Any) -> str:
+    """The text of a time of day; a number is refused: YAML's `time: 900` is not 09:00."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        example = "09:00"
+        if isinstance(value, int) and 0 <= value <= 2359 and value % 100 < 60:
+            example = f"{value // 100:02d}:{value % 100:02d}"
+        raise ValueError(
+            f'{value} is a number, not a time of day; write it as "HH:MM", e.g. "{example}"'
+        )
+    raise ValueError(f'expected a time of day as "HH:MM", e.g. "09:00", got {value!r}')
+
+
 def _clock(value: Any) -> int:
-    # An int is refused on purpose: YAML's `time: 900` is a typo, not 15:00.
-    return parse_clock(value if isinstance(value, str) else repr(value))
+    return parse_clock(_clock_text(value))
 
 
 def _end_clock(value: Any) -> int:
-    return parse_clock(value if isinstance(value, str) else repr(value), allow_end_of_day=True)
+    return parse_clock(_clock_text(value), allow_end_of_day=True)
+
+
+def _attribute_name(value: str) -> str:
+    _identifier(value)
+    if value in RESERVED_NAMES:
+        raise ValueError(
+            f"{value!r} already has a meaning in templates; give the attribute another name"
+        )
+    return value
 
 
 Identifier = Annotated[str, AfterValidator(_identifier)]
+AttributeName = Annotated[str, AfterValidator(_attribute_name)]
+"""An :data:`Identifier` that is not a name templates already mean (``reply``, ``steps``)."""
 Key = Annotated[str, AfterValidator(_key)]
 ZoneName = Annotated[str, AfterValidator(_zone)]
 ServiceSid = Annotated[str, AfterValidator(_service_sid)]

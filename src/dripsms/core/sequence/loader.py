@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -10,32 +9,13 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from dripsms.core.sequence.checks import check_sequence
-from dripsms.core.sequence.model import (
-    REPLY_TYPES,
-    Action,
-    After,
-    At,
-    Attribute,
-    ChoiceReply,
-    Hours,
-    IntegerReply,
-    NotifyTarget,
-    ReplyRule,
-    SendWindow,
-    Sequence,
-    Step,
-)
+from dripsms.core.sequence.checks import KEY, check_sequence
+from dripsms.core.sequence.messages import describe
+from dripsms.core.sequence.model import Sequence
 from dripsms.core.yaml_source import Locator, Mark, Path, YamlProblem, parse_yaml
 from dripsms.errors import Problem, SequenceError
 
-_MODELS = (
-    Sequence, Step, At, After, Attribute, SendWindow, Hours, IntegerReply, ChoiceReply,
-    Action, ReplyRule, NotifyTarget,
-)  # fmt: skip
-KNOWN_FIELDS = sorted(
-    {(info.alias or name) for model in _MODELS for name, info in model.model_fields.items()}
-)
+EMPTY = "the file is empty: a sequence needs at least 'key', 'name' and 'steps'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,32 +43,6 @@ def display_path(path: tuple[Any, ...]) -> str:
     return out
 
 
-def _suggest(name: str) -> str:
-    close = difflib.get_close_matches(name, KNOWN_FIELDS, n=1, cutoff=0.75)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _message(error: ErrorDetails) -> str:
-    kind, loc = error["type"], error["loc"]
-    if kind == "extra_forbidden":
-        return f"unknown field {loc[-1]!r}{_suggest(str(loc[-1]))}"
-    if kind == "missing":
-        return f"missing required field {loc[-1]!r}"
-    if kind == "union_tag_not_found":
-        return f"needs a 'type': one of {', '.join(REPLY_TYPES)}"
-    if kind == "union_tag_invalid":
-        tag = error.get("ctx", {}).get("tag")
-        return f"unknown reply type {tag!r}; use one of {', '.join(REPLY_TYPES)}"
-    if kind == "model_type" and not loc:
-        return "a sequence file is a mapping of fields (key, name, steps, ...)"
-    if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return "expected a mapping of fields here"
-    message = str(error["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    return message
-
-
 def _locate(error: ErrorDetails, locator: Locator) -> tuple[Mark, str]:
     loc = tuple(error["loc"])
     if error["type"] == "union_tag_invalid":
@@ -106,6 +60,9 @@ def _problem(file: str, mark: Mark, field: str, message: str) -> Problem:
 
 
 def _finding_problem(file: str, locator: Locator, path: Path, message: str) -> Problem:
+    """A cross-check's finding at its value, or at its key when the path ends in KEY."""
+    if path and path[-1] == KEY:
+        return _problem(file, locator.find_key(path[:-1]), display_path(path[:-1]), message)
     return _problem(file, locator.find(path), display_path(path), message)
 
 
@@ -116,18 +73,8 @@ def parse_sequence(text: str, file: str = "<string>", *, max_segments: int = 3) 
     except YamlProblem as exc:
         raise SequenceError([_problem(file, exc.mark, "", exc.message)]) from None
     if data is None:
-        raise SequenceError([_problem(file, Mark(1, 1), "", "the file is empty")])
-    try:
-        sequence = Sequence.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        errors = exc.errors(include_url=False)
-        for error in errors:
-            if error["type"] == "too_short" and _has_inner(error, errors):
-                continue  # "needs at least one" is noise when its items have errors
-            mark, field = _locate(error, locator)
-            problems.append(_problem(file, mark, field, _message(error)))
-        raise SequenceError(_unique(problems)) from None
+        raise SequenceError([_problem(file, Mark(1, 1), "", EMPTY)])
+    sequence = _validate(data, locator, file)
     findings = check_sequence(sequence, max_segments=max_segments)
     if findings.errors:
         raise SequenceError(
@@ -136,6 +83,21 @@ def parse_sequence(text: str, file: str = "<string>", *, max_segments: int = 3) 
     warnings = tuple(_finding_problem(file, locator, p, m) for p, m in findings.warnings)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return LoadedSequence(sequence, file, digest, text, warnings)
+
+
+def _validate(data: Any, locator: Locator, file: str) -> Sequence:
+    """The sequence model of parsed data, or :class:`SequenceError` with every problem."""
+    try:
+        return Sequence.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        errors = exc.errors(include_url=False)
+        for error in errors:
+            if error["type"] == "too_short" and _has_inner(error, errors):
+                continue  # "needs at least one" is noise when its items have errors
+            mark, field = _locate(error, locator)
+            problems.append(_problem(file, mark, field, describe(error)))
+        raise SequenceError(_unique(problems)) from None
 
 
 def _has_inner(error: ErrorDetails, errors: list[ErrorDetails]) -> bool:

@@ -20,8 +20,10 @@ from pydantic import (
 )
 
 from dripsms.core.attributes import AttributeType, coerce
+from dripsms.core.durations import format_clock
 from dripsms.core.sequence.fields import (
     E164,
+    AttributeName,
     ClockTime,
     Duration,
     EndClockTime,
@@ -46,7 +48,7 @@ class Attribute(Model):
 
     type: AttributeType
     required: bool = False
-    values: tuple[str, ...] = ()
+    values: tuple[str, ...] = Field((), validate_default=True)
     default: Any = None
     description: str = ""
 
@@ -77,17 +79,24 @@ class Attribute(Model):
         return coerce(info.data["type"], default, info.data.get("values", ()))
 
 
+def _end_after_start(end: int, info: ValidationInfo) -> int:
+    """An opening's ``end`` must come after its ``start`` on the same day."""
+    start = info.data.get("start")
+    if start is not None and start >= end:
+        raise ValueError(
+            f"'end' ({format_clock(end)}) must be later than 'start' ({format_clock(start)}); "
+            "a window cannot run past midnight"
+        )
+    return end
+
+
 class Hours(Model):
     """Local opening hours of one day: sends may go out from ``start`` until ``end``."""
 
     start: ClockTime
     end: EndClockTime
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Hours:
-        if self.start >= self.end:
-            raise ValueError("'start' must be earlier than 'end' (windows across midnight: no)")
-        return self
+    _ordered = field_validator("end")(_end_after_start)
 
 
 class SendWindow(Model):
@@ -104,13 +113,14 @@ class SendWindow(Model):
             return {k: (None if v in ("closed", None) else v) for k, v in days.items()}
         return days
 
-    @model_validator(mode="after")
-    def _sane(self) -> SendWindow:
-        if self.start >= self.end:
-            raise ValueError("'start' must be earlier than 'end' (windows across midnight: no)")
-        if all(self.hours(i) is None for i in range(7)):
-            raise ValueError("the send window is closed on every day")
-        return self
+    _ordered = field_validator("end")(_end_after_start)
+
+    @field_validator("days")
+    @classmethod
+    def _open_some_day(cls, days: dict[Weekday, Hours | None]) -> dict[Weekday, Hours | None]:
+        if all(day in days and days[day] is None for day in WEEKDAYS):
+            raise ValueError("the send window is closed on every day, so nothing could be sent")
+        return days
 
     def hours(self, weekday: int) -> tuple[int, int] | None:
         """Allowed (start, end) minutes of the day for a weekday (Monday is 0), or None."""
@@ -129,11 +139,14 @@ class At(Model):
     minutes: int = 0
     time: ClockTime | None = None
 
-    @model_validator(mode="after")
-    def _time_or_offset(self) -> At:
-        if self.time is not None and (self.hours or self.minutes):
-            raise ValueError("give either 'time' or 'hours'/'minutes', not both")
-        return self
+    @field_validator("time")
+    @classmethod
+    def _time_or_offset(cls, time: int | None, info: ValidationInfo) -> int | None:
+        if time is not None and (info.data.get("hours") or info.data.get("minutes")):
+            raise ValueError(
+                "give either 'time' (a time of day) or 'hours'/'minutes' (an offset), not both"
+            )
+        return time
 
     @property
     def offset(self) -> timedelta:
@@ -178,11 +191,13 @@ class IntegerReply(ReplyExpectation):
     min: int | None = None
     max: int | None = None
 
-    @model_validator(mode="after")
-    def _bounds(self) -> IntegerReply:
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("'min' is greater than 'max'")
-        return self
+    @field_validator("max")
+    @classmethod
+    def _bounds(cls, high: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("min")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"'max' ({high}) is less than 'min' ({low})")
+        return high
 
 
 class ChoiceReply(ReplyExpectation):
@@ -245,10 +260,12 @@ class Action(Model):
     @model_validator(mode="after")
     def _exactly_one(self) -> Action:
         given = [k for k in ACTION_KINDS if self.value_of(k) is not None]
-        if len(given) != 1:
-            what = "none" if not given else ", ".join(given)
+        if not given:
+            raise ValueError(f"an action needs one of {', '.join(ACTION_KINDS)}")
+        if len(given) > 1:
             raise ValueError(
-                f"an action does exactly one of send, goto, exit, notify, set (got {what})"
+                f"an action does one thing, but this one has {' and '.join(given)}: "
+                "give each its own '-' item"
             )
         return self
 
@@ -282,11 +299,12 @@ class Step(Model):
     on_no_reply: tuple[Action, ...] = ()
     max_segments: int | None = Field(None, ge=1)
 
-    @model_validator(mode="after")
-    def _one_timing(self) -> Step:
-        if self.at is not None and self.after is not None:
-            raise ValueError("a step has 'at' or 'after', not both")
-        return self
+    @field_validator("after")
+    @classmethod
+    def _one_timing(cls, after: After | None, info: ValidationInfo) -> After | None:
+        if after is not None and info.data.get("at") is not None:
+            raise ValueError("a step has either 'at' or 'after', not both")
+        return after
 
     @property
     def goto_only(self) -> bool:
@@ -319,7 +337,7 @@ class Sequence(Model):
     max_delay: Duration = timedelta(hours=2)
     max_segments: int | None = Field(None, ge=1)
     messaging_service_sid: ServiceSid | None = None
-    attributes: dict[Identifier, Attribute] = Field(default_factory=dict)
+    attributes: dict[AttributeName, Attribute] = Field(default_factory=dict)
     notify: dict[Identifier, NotifyTarget] = Field(default_factory=dict)
     steps: tuple[Step, ...] = Field(min_length=1)
 

@@ -8,6 +8,7 @@ Reply rules may also read ``reply``, the parsed answer to their own step.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from dripsms.core.templates import Reference
@@ -53,11 +54,16 @@ class Scope:
             return None
         if root == "steps":
             return self._step_problem(ref, own_step)
-        return f"unknown name {root!r}: not a declared attribute nor a built-in"
+        return f"unknown name {root!r}: not a declared attribute nor a built-in{self._close(root)}"
+
+    def _close(self, name: str) -> str:
+        known = [*self.attributes, *BUILTIN_FIELDS, "steps"]
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        return f"; did you mean {close[0]!r}?" if close else ""
 
     def _step_problem(self, ref: Reference, own_step: str) -> str | None:
         if len(ref) < 3 or ref[2] not in STEP_FIELDS:
-            return "write steps.ID.reply to read a step's reply"
+            return f"{'.'.join(ref)!r}: write steps.ID.reply to read a step's reply"
         step_id = ref[1]
         if step_id not in self.all_steps:
             return f"unknown step {step_id!r} in steps.{step_id}.reply"
@@ -67,7 +73,7 @@ class Scope:
             return None
         if step_id not in self.earlier_replies:
             return (
-                f"can never be decided: step {step_id!r} is not answered before step "
-                f"{own_step!r} goes out"
+                f"steps.{step_id}.reply can never be decided here: step {step_id!r} is not "
+                f"answered before step {own_step!r} goes out"
             )
         return None

@@ -1,0 +1,181 @@
+"""From an enrollment request to the rows it will write: validated, typed and planned.
+
+Pure: every check an enrollment needs that does not need the database happens here, so
+an import can validate a row completely before writing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dripsms.core.attributes import AttributeType, coerce
+from dripsms.core.phones import InvalidPhone, normalize_phone
+from dripsms.core.sequence.model import Sequence
+from dripsms.core.states import MessageState
+from dripsms.core.templates import SyntaxProblem, parse_expression, references
+from dripsms.core.timeline import plan_timeline
+from dripsms.errors import DripError
+
+
+class EnrollmentError(DripError):
+    """An enrollment request is invalid; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentRequest:
+    """What a caller asks for: raw values, as a CLI, CSV row, form or JSON body gives them."""
+
+    sequence: str
+    phone: str
+    timezone: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    anchor: str | date | datetime | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    """One message row to create."""
+
+    step_id: str
+    state: MessageState
+    due_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEnrollment:
+    """A request that passed every check, with its timeline."""
+
+    sequence_key: str
+    phone: str
+    timezone: str
+    attributes: dict[str, Any]
+    anchor: date | datetime
+    external_id: str
+    enrolled_at: datetime
+    messages: tuple[PlannedMessage, ...]
+
+    def anchor_text(self) -> str:
+        """The anchor as stored: ISO date or ISO date-time."""
+        return self.anchor.isoformat()
+
+
+def _zone(name: str | None, known: str | None, sequence: Sequence) -> ZoneInfo:
+    chosen = name or known or sequence.timezone
+    if not chosen:
+        raise EnrollmentError(
+            "timezone", "required: the contact has none and the sequence sets no default"
+        )
+    try:
+        return ZoneInfo(chosen.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise EnrollmentError(
+            "timezone", f"unknown time zone {chosen!r}; use an IANA name like America/New_York"
+        ) from None
+
+
+def _attributes(
+    sequence: Sequence, given: Mapping[str, Any], known: Mapping[str, Any]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, raw in given.items():
+        declared = sequence.attributes.get(name)
+        if declared is None:
+            declared_names = ", ".join(sorted(sequence.attributes)) or "none"
+            raise EnrollmentError(
+                f"attributes.{name}", f"not an attribute of {sequence.key} ({declared_names})"
+            )
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue  # an empty CSV cell or form field means "not given"
+        try:
+            values[name] = coerce(declared.type, raw, declared.values)
+        except ValueError as exc:
+            raise EnrollmentError(f"attributes.{name}", str(exc)) from None
+    for name, declared in sequence.attributes.items():
+        missing = name not in values and known.get(name) is None
+        if declared.required and missing and name != sequence.anchor:
+            raise EnrollmentError(f"attributes.{name}", "required")
+    return values
+
+
+def _anchor(
+    sequence: Sequence, given: str | date | datetime | None, values: dict[str, Any],
+    known: Mapping[str, Any], enrolled_at: datetime,
+) -> date | datetime:  # fmt: skip
+    if sequence.anchor == "enrolled_at":
+        if given is not None:
+            raise EnrollmentError("anchor", "this sequence is anchored on the enrollment time")
+        return enrolled_at
+    declared = sequence.attributes[sequence.anchor]
+    raw = given if given is not None else values.get(sequence.anchor, known.get(sequence.anchor))
+    if raw is None or raw == "":
+        raw = declared.default
+    if raw is None:
+        raise EnrollmentError(
+            "anchor", f"required: give the {sequence.anchor} ({declared.type.value})"
+        )
+    try:
+        value = coerce(declared.type, raw)
+    except ValueError as exc:
+        raise EnrollmentError("anchor", f"{sequence.anchor}: {exc}") from None
+    if declared.type is AttributeType.DATE and isinstance(value, datetime):
+        value = value.date()
+    values[sequence.anchor] = value
+    return value  # type: ignore[no-any-return]
+
+
+def _waits_on_reply(condition: str | None) -> bool:
+    if condition is None:
+        return False
+    tree = parse_expression(condition)
+    if isinstance(tree, SyntaxProblem):
+        return False
+    return any(ref[0] == "steps" for ref in references(tree))
+
+
+def prepare(
+    sequence: Sequence,
+    request: EnrollmentRequest,
+    *,
+    enrolled_at: datetime,
+    default_region: str = "US",
+    known_timezone: str | None = None,
+    known_attributes: Mapping[str, Any] | None = None,
+) -> PreparedEnrollment:
+    """Validate a request completely and plan its timeline; raise :class:`EnrollmentError`."""
+    try:
+        phone = normalize_phone(request.phone, default_region)
+    except InvalidPhone as exc:
+        raise EnrollmentError("phone", str(exc).removeprefix("phone: ")) from None
+    known = dict(known_attributes or {})
+    zone = _zone(request.timezone, known_timezone, sequence)
+    values = _attributes(sequence, request.attributes, known)
+    anchor = _anchor(sequence, request.anchor, values, known, enrolled_at)
+    external_id = (request.external_id or "").strip()
+    if len(external_id) > 128:
+        raise EnrollmentError("external_id", "longer than 128 characters")
+    messages = []
+    for planned in plan_timeline(sequence, zone=zone, anchor=anchor):
+        step = sequence.step(planned.step_id)
+        blocked = planned.due_at is None or _waits_on_reply(step.when)
+        state = MessageState.BLOCKED if blocked else MessageState.PLANNED
+        messages.append(PlannedMessage(step.id, state, planned.due_at))
+    return PreparedEnrollment(
+        sequence_key=sequence.key,
+        phone=phone,
+        timezone=zone.key,
+        attributes=values,
+        anchor=anchor,
+        external_id=external_id,
+        enrolled_at=enrolled_at,
+        messages=tuple(messages),
+    )

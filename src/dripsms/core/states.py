@@ -1,0 +1,133 @@
+"""The life of a message, as an explicit state machine.
+
+```
+planned ──▶ handing_off ──▶ scheduled ──▶ queued/sending ──▶ sent ──▶ delivered/undelivered/failed
+   │             │              └──▶ canceled
+   │             └──▶ queued (sent now) ──▶ ...
+   ├──▶ skipped (condition false)   ├──▶ suppressed (opted out)   └──▶ expired (missed)
+blocked ──▶ planned (its reply came, its window closed, a goto reached it)
+```
+
+States after a handoff come from Twilio's answers and status callbacks. They only move
+forward (a late ``sent`` never undoes ``delivered``) and terminal states never change.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from dripsms.errors import DripError
+
+
+class MessageState(StrEnum):
+    """Where one planned text is."""
+
+    PLANNED = "planned"
+    """Has a due time; waits until it enters Twilio's scheduling window."""
+    BLOCKED = "blocked"
+    """Waits on a reply, a goto or a condition before it can be planned."""
+    HANDING_OFF = "handing_off"
+    """Claimed by a dispatcher; a create call may be in flight (outcome unknown)."""
+    SCHEDULED = "scheduled"
+    """Held by Twilio until its SendAt."""
+    QUEUED = "queued"
+    """Given to Twilio to send now (Twilio's accepted or queued)."""
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    SKIPPED = "skipped"
+    """Its condition was false at handoff."""
+    SUPPRESSED = "suppressed"
+    """The contact opted out before it went out."""
+    EXPIRED = "expired"
+    """Missed by more than the sequence's max_delay."""
+
+
+S = MessageState
+
+TERMINAL = frozenset(
+    {S.DELIVERED, S.UNDELIVERED, S.FAILED, S.CANCELED, S.SKIPPED, S.SUPPRESSED, S.EXPIRED}
+)
+AT_PROVIDER = frozenset({S.SCHEDULED, S.QUEUED, S.SENDING, S.SENT})
+"""States in which Twilio holds the message (and its SID is known)."""
+NOT_HANDED_OFF = frozenset({S.PLANNED, S.BLOCKED})
+
+_AFTER_HANDOFF = {S.QUEUED, S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}
+_STOPPED_BEFORE = {S.SKIPPED, S.SUPPRESSED, S.EXPIRED, S.CANCELED}
+
+TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
+    S.PLANNED: frozenset({S.HANDING_OFF, S.BLOCKED, S.PLANNED, *_STOPPED_BEFORE}),
+    S.BLOCKED: frozenset({S.PLANNED, *_STOPPED_BEFORE}),
+    # A lost answer is settled by reconciliation or by a status callback, in any state.
+    S.HANDING_OFF: frozenset({S.PLANNED, S.HANDING_OFF, S.SCHEDULED, S.CANCELED, *_AFTER_HANDOFF}),
+    S.SCHEDULED: frozenset({S.CANCELED, *_AFTER_HANDOFF}),
+    S.QUEUED: frozenset(_AFTER_HANDOFF - {S.QUEUED}),
+    S.SENDING: frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}),
+    S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED, S.FAILED}),
+    **{state: frozenset() for state in TERMINAL},
+}
+
+_PROGRESS = {
+    S.SCHEDULED: 1,
+    S.QUEUED: 2,
+    S.SENDING: 3,
+    S.SENT: 4,
+    S.DELIVERED: 5,
+    S.UNDELIVERED: 5,
+    S.FAILED: 5,
+    S.CANCELED: 5,
+}
+
+TWILIO_STATUSES: dict[str, MessageState] = {
+    "scheduled": S.SCHEDULED,
+    "accepted": S.QUEUED,
+    "queued": S.QUEUED,
+    "sending": S.SENDING,
+    "sent": S.SENT,
+    "delivered": S.DELIVERED,
+    "read": S.DELIVERED,
+    "undelivered": S.UNDELIVERED,
+    "failed": S.FAILED,
+    "canceled": S.CANCELED,
+    "partially_delivered": S.DELIVERED,
+}
+"""Twilio's message statuses mapped onto ours."""
+
+
+class IllegalTransition(DripError):
+    """A message cannot move from one state to another."""
+
+    def __init__(self, current: MessageState, target: MessageState) -> None:
+        super().__init__(f"a message cannot go from {current} to {target}")
+        self.current = current
+        self.target = target
+
+
+def can_move(current: MessageState, target: MessageState) -> bool:
+    """Whether ``current`` may become ``target``."""
+    return target in TRANSITIONS[current]
+
+
+def transition(current: MessageState, target: MessageState) -> MessageState:
+    """``target`` when the move is legal; raises :class:`IllegalTransition` otherwise."""
+    if not can_move(current, target):
+        raise IllegalTransition(current, target)
+    return target
+
+
+def advance(current: MessageState, reported: MessageState) -> MessageState:
+    """The state after Twilio reports ``reported``: forward only, terminal states kept.
+
+    Status callbacks arrive out of order and more than once; applying any permutation of
+    them with this function ends in the furthest state reported.
+    """
+    if current in TERMINAL:
+        return current
+    if current in NOT_HANDED_OFF or current is S.HANDING_OFF:
+        return reported if can_move(S.HANDING_OFF, reported) else current
+    if _PROGRESS.get(reported, 0) > _PROGRESS.get(current, 0) and can_move(current, reported):
+        return reported
+    return current

@@ -1,0 +1,1 @@
+"""The engine: enrollment, the dispatcher, reply handling. Orchestrates core, store, provider."""

@@ -1,0 +1,185 @@
+"""Enrolling contacts in sequences, one at a time or by the thousand, and unenrolling them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from dripsms.core.phones import InvalidPhone, normalize_phone
+from dripsms.core.planning import (
+    EnrollmentError,
+    EnrollmentRequest,
+    PreparedEnrollment,
+    prepare,
+)
+from dripsms.engine.library import SequenceLibrary, UnknownSequence
+from dripsms.store import repository
+
+
+class DuplicateEnrollment(EnrollmentError):
+    """The contact already has an active enrollment in this sequence with this external id."""
+
+    def __init__(self, sequence: str, external_id: str, enrollment_id: int | None = None) -> None:
+        which = f" (external id {external_id!r})" if external_id else ""
+        hint = "" if external_id else "; give a different external id for a second one"
+        super().__init__("phone", f"already enrolled in {sequence}{which} and still active{hint}")
+        self.enrollment_id = enrollment_id
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolled:
+    """A stored enrollment and the plan it was created with."""
+
+    enrollment_id: int
+    contact_id: int
+    version: str
+    prepared: PreparedEnrollment
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """What a batch enrollment did: the enrolled, and every refused item with its reason."""
+
+    enrolled: list[tuple[int, Enrolled]] = field(default_factory=list)
+    refused: list[tuple[int, EnrollmentError]] = field(default_factory=list)
+
+
+class Enroller:
+    """Enrolls contacts; every enrollment writes its contact, plan and events atomically."""
+
+    def __init__(
+        self, engine: Engine, library: SequenceLibrary, *, default_region: str = "US"
+    ) -> None:
+        self.engine = engine
+        self.library = library
+        self.default_region = default_region
+
+    def enroll(self, request: EnrollmentRequest, *, now: datetime) -> Enrolled:
+        """Enroll one contact, or raise :class:`EnrollmentError` naming the field."""
+        report = self.enroll_batch([(1, request)], now=now)
+        if report.refused:
+            raise report.refused[0][1]
+        return report.enrolled[0][1]
+
+    def enroll_batch(
+        self, items: Sequence[tuple[int, EnrollmentRequest]], *, now: datetime, cause: str = "api"
+    ) -> BatchReport:
+        """Enroll many (``(line, request)`` pairs) in one transaction; bad ones are refused.
+
+        A refused item writes nothing. When the database refuses the batch (another
+        process enrolled the same contact meanwhile), each item is retried alone.
+        """
+        try:
+            with self.engine.begin() as connection:
+                return self._batch(connection, items, now, cause)
+        except IntegrityError:
+            report = BatchReport()
+            for item in items:
+                try:
+                    with self.engine.begin() as connection:
+                        single = self._batch(connection, [item], now, cause)
+                except IntegrityError:
+                    single = BatchReport(refused=[(item[0], self._duplicate(item[1]))])
+                report.enrolled += single.enrolled
+                report.refused += single.refused
+            return report
+
+    def _duplicate(self, request: EnrollmentRequest) -> DuplicateEnrollment:
+        return DuplicateEnrollment(request.sequence, (request.external_id or "").strip())
+
+    def _batch(
+        self,
+        connection: Connection,
+        items: Sequence[tuple[int, EnrollmentRequest]],
+        now: datetime,
+        cause: str,
+    ) -> BatchReport:
+        report = BatchReport()
+        phones: dict[int, str] = {}
+        for line, request in items:
+            try:
+                phones[line] = normalize_phone(request.phone, self.default_region)
+            except InvalidPhone as exc:
+                report.refused.append((line, EnrollmentError("phone", exc.args[0][7:])))
+        known = repository.contacts_by_phone(connection, phones.values())
+        ready: list[tuple[int, PreparedEnrollment]] = []
+        versions: dict[str, tuple[int, str]] = {}
+        seen: dict[tuple[str, str, str], int] = {}
+        for line, request in items:
+            if line not in phones:
+                continue
+            try:
+                loaded = self.library.current(request.sequence)
+            except UnknownSequence as exc:
+                report.refused.append((line, EnrollmentError("sequence", str(exc))))
+                continue
+            contact = known.get(phones[line])
+            try:
+                prepared = prepare(
+                    loaded.sequence, request, enrolled_at=now,
+                    default_region=self.default_region,
+                    known_timezone=contact.timezone if contact else None,
+                    known_attributes=contact.attributes if contact else None,
+                )  # fmt: skip
+            except EnrollmentError as exc:
+                report.refused.append((line, exc))
+                continue
+            key = (prepared.phone, prepared.sequence_key, prepared.external_id)
+            if key in seen:
+                report.refused.append(
+                    (line, EnrollmentError("phone", f"same enrollment as line {seen[key]}"))
+                )
+                continue
+            seen[key] = line
+            if loaded.sequence.key not in versions:
+                version_id = repository.ensure_version(connection, loaded, now)
+                versions[loaded.sequence.key] = (version_id, loaded.version)
+            ready.append((line, prepared))
+        ready = self._drop_duplicates(connection, ready, known, report)
+        if not ready:
+            return report
+        contact_ids = repository.upsert_contacts(connection, [p for _, p in ready], now)
+        ids = repository.insert_enrollments(
+            connection, [p for _, p in ready], contact_ids,
+            {k: v[0] for k, v in versions.items()}, now, cause,
+        )  # fmt: skip
+        for (line, prepared), enrollment_id in zip(ready, ids, strict=True):
+            enrolled = Enrolled(
+                enrollment_id,
+                contact_ids[prepared.phone],
+                versions[prepared.sequence_key][1],
+                prepared,
+            )
+            report.enrolled.append((line, enrolled))
+        return report
+
+    def _drop_duplicates(
+        self,
+        connection: Connection,
+        ready: list[tuple[int, PreparedEnrollment]],
+        known: dict[str, repository.ContactRow],
+        report: BatchReport,
+    ) -> list[tuple[int, PreparedEnrollment]]:
+        keys = {
+            (known[p.phone].id, p.sequence_key, p.external_id) for _, p in ready if p.phone in known
+        }
+        taken = repository.active_duplicates(connection, keys)
+        kept = []
+        for line, prepared in ready:
+            contact = known.get(prepared.phone)
+            if contact and (contact.id, prepared.sequence_key, prepared.external_id) in taken:
+                report.refused.append(
+                    (line, DuplicateEnrollment(prepared.sequence_key, prepared.external_id))
+                )
+            else:
+                kept.append((line, prepared))
+        return kept
+
+
+def lines(requests: Iterable[EnrollmentRequest]) -> list[tuple[int, EnrollmentRequest]]:
+    """Number requests from 1, for :meth:`Enroller.enroll_batch`."""
+    return list(enumerate(requests, start=1))

@@ -1,0 +1,89 @@
+"""Connecting to the database: SQLite (WAL, synchronous=FULL) or PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from dripsms.errors import DripError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class DatabaseNotReady(DripError):
+    """The database is missing migrations; ``dripsms db upgrade`` fixes it."""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    # pysqlite defers BEGIN to the first write; we issue BEGIN IMMEDIATE ourselves so a
+    # transaction holds the write lock from its start and never fails to upgrade a lock.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed handoff survives a power cut (the exactly-once record).
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def connect(url: str) -> Engine:
+    """An engine for ``url``: ``sqlite:///path.db`` or ``postgresql+psycopg://...``."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration's revision id."""
+    script = ScriptDirectory(str(MIGRATIONS))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision``."""
+    command.upgrade(_alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo migrations down to ``revision`` (``base``: an empty database)."""
+    command.downgrade(_alembic_config(engine), revision)
+
+
+def ensure_ready(engine: Engine) -> None:
+    """Refuse to run on a database that is not at the newest migration."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        where = engine.url.render_as_string(hide_password=True)
+        state = "has no dripsms tables" if current is None else f"is at revision {current}"
+        raise DatabaseNotReady(
+            f"the database {where} {state}, not {head}; run `dripsms db upgrade` first"
+        )

@@ -1,0 +1,137 @@
+"""The schema. Alembic migrations under ``migrations/`` must produce exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from dripsms.store.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("phone", String(16), nullable=False, unique=True),
+    Column("timezone", String(64)),
+    Column("attributes", JSON, nullable=False),
+    Column("opted_out_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+sequence_versions = Table(
+    "sequence_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("loaded_at", UTCDateTime, nullable=False),
+    UniqueConstraint("key", "digest"),
+)
+
+enrollments = Table(
+    "enrollments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id"), nullable=False),
+    Column("sequence_version_id", ForeignKey("sequence_versions.id"), nullable=False),
+    Column("sequence_key", String(64), nullable=False),
+    Column("external_id", String(128), nullable=False, server_default=""),
+    Column("state", String(16), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("anchor", String(40), nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("enrolled_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    Column("end_reason", String(64)),
+    Index("ix_enrollments_contact_id", "contact_id"),
+    # One active enrollment per contact, sequence and external id (two surgeries: two ids).
+    Index(
+        "uq_enrollments_active",
+        "contact_id",
+        "sequence_key",
+        "external_id",
+        unique=True,
+        sqlite_where=text("state = 'active'"),
+        postgresql_where=text("state = 'active'"),
+    ),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("enrollment_id", ForeignKey("enrollments.id"), nullable=False),
+    Column("step_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("due_at", UTCDateTime),
+    Column("body", Text),
+    Column("sid", String(34), unique=True),
+    Column("send_at", UTCDateTime),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("fence", Integer, nullable=False, server_default="0"),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UTCDateTime),
+    Column("attempt_started_at", UTCDateTime),
+    Column("next_attempt_at", UTCDateTime),
+    Column("cancel_requested_at", UTCDateTime),
+    Column("error_code", Integer),
+    Column("error_message", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("enrollment_id", "step_id"),
+    Index("ix_messages_state_due_at", "state", "due_at"),
+)
+
+replies = Table(
+    "replies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_sid", String(34), nullable=False, unique=True),
+    Column("contact_id", ForeignKey("contacts.id")),
+    Column("enrollment_id", ForeignKey("enrollments.id")),
+    Column("step_id", String(64)),
+    Column("kind", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("value", JSON),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_replies_enrollment_id", "enrollment_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("contact_id", Integer),
+    Column("enrollment_id", Integer),
+    Column("message_id", Integer),
+    Column("from_state", String(16)),
+    Column("to_state", String(16)),
+    Column("cause", String(64), nullable=False),
+    Column("detail", JSON),
+    Index("ix_events_message_id", "message_id"),
+    Index("ix_events_enrollment_id", "enrollment_id"),
+)
+"""Append-only: every state change, with its cause. Never updated, never deleted."""
