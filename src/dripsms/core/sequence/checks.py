@@ -118,6 +118,12 @@ def _check_action(
                 f"{name!r} is not a declared attribute; declare it under 'attributes' to set it",
             )
             continue
+        if value is None:
+            yield (
+                (*path, "set", name),
+                f"{name!r} cannot be set to nothing; give a {declared.type.value} value",
+            )
+            continue
         try:
             coerce(declared.type, value, declared.values)
         except ValueError as exc:

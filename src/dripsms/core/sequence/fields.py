@@ -66,7 +66,10 @@ def _duration(value: Any) -> timedelta:
         return value
     if not isinstance(value, str | int):
         raise ValueError("expected a duration such as '15m', '24h' or '7d'")
-    return parse_duration(value)
+    try:
+        return parse_duration(value)
+    except OverflowError:
+        raise ValueError(f"{value!r} is far too long a duration") from None
 
 
 def _clock_text(value: Any) -> str:

@@ -35,8 +35,18 @@ _MAPPING_HINTS = {
     "NotifyTarget": " such as {webhook: https://..., phones: [...]}",
     "SendWindow": ' such as {start: "08:00", end: "20:00"}',
     "Step": " (id, at or after, body, ...)",
+    "ReplyRule": " such as {if: reply >= 7, then: [...]}",
+    "Action": " such as {send: TEXT}",
 }
-_NAMED_LISTS = {"steps": "step", "then": "action", "values": "value", "phones": "phone number"}
+_NAMED_LISTS = {
+    "steps": "step",
+    "then": "action",
+    "on_no_reply": "action",
+    "on_reply": "reply rule",
+    "values": "value",
+    "phones": "phone number",
+    "set": "attribute",
+}
 
 
 def shown(value: Any) -> str:
@@ -154,6 +164,13 @@ def _too_short(error: ErrorDetails) -> str:
     return f"needs at least one {item}"
 
 
+def _not_a_list(error: ErrorDetails) -> str:
+    loc = tuple(error["loc"])
+    item = _NAMED_LISTS.get(str(loc[-1]) if loc else "")
+    what = f"a list of {item}s" if item else "a list"
+    return _expected(what + " (items starting with '-', or [...])")(error)
+
+
 def _literal(error: ErrorDetails) -> str:
     expected = str(error.get("ctx", {}).get("expected", ""))
     if expected == "True":
@@ -194,8 +211,8 @@ _MESSAGES: dict[str, Callable[[ErrorDetails], str]] = {
     "int_from_float": _expected("a whole number"),
     "bool_type": _expected("true or false"),
     "bool_parsing": _expected("true or false"),
-    "tuple_type": _expected("a list"),
-    "list_type": _expected("a list"),
+    "tuple_type": _not_a_list,
+    "list_type": _not_a_list,
     "literal_error": _literal,
     "enum": _enum,
     "greater_than_equal": lambda e: f"must be {_ctx(e, 'ge')} or more, got {_got(e)}",

@@ -239,11 +239,11 @@ ACTION_KINDS = ("send", "goto", "exit", "notify", "set")
 class Action(Model):
     """One thing to do: exactly one of send, goto, exit, notify or set."""
 
-    send: str | None = None
+    send: str | None = Field(None, min_length=1)
     goto: Identifier | None = None
     exit: Literal[True] | None = None
     notify: Identifier | None = None
-    set_: dict[Identifier, Any] | None = Field(None, alias="set")
+    set_: dict[Identifier, Any] | None = Field(None, alias="set", min_length=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -255,6 +255,10 @@ class Action(Model):
                 f"{data!r} is not an action; write one of: send: TEXT, goto: STEP, exit, "
                 "notify: TARGET, set: {NAME: VALUE}"
             )
+        if isinstance(data, dict):
+            empty = [k for k in ACTION_KINDS if k in data and data[k] is None]
+            if empty:
+                raise ValueError(f"{empty[0]!r} is given no value")
         return data
 
     @model_validator(mode="after")

@@ -71,6 +71,11 @@ class Scope:
             return f"step {step_id!r} expects no reply, so steps.{step_id}.reply is never set"
         if step_id == own_step and self.own_reply:
             return None
+        if step_id == own_step:
+            return (
+                f"steps.{step_id}.reply is the answer to this very step, so it is not known "
+                "yet; read it in on_reply as 'reply'"
+            )
         if step_id not in self.earlier_replies:
             return (
                 f"steps.{step_id}.reply can never be decided here: step {step_id!r} is not "

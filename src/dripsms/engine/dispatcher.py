@@ -1,0 +1,378 @@
+"""The dispatcher: hands due messages to Twilio exactly once, retries, reconciles, cancels.
+
+One pass (:meth:`Dispatcher.tick`) is: cancel at Twilio what must no longer go out; then,
+batch by batch, claim due messages (with a lease and a fence), decide each one, record
+the intent (rendered body, SendAt, attempt time) *before* calling Twilio, call Twilio
+with bounded concurrency under a rate limit, and record each answer fenced.
+
+Exactly once: a create whose outcome is unknown (a timeout, a 5xx, a reset, a crash
+between the call and the commit) is never retried blindly. It is reconciled first: the
+messages Twilio holds for that number are listed and matched on the recorded body and
+attempt time; a match is adopted, and only a message Twilio does not have is created
+again. The residual risk is documented in docs/exactly-once.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, update
+
+from dripsms.core.handoff import ProviderWindow
+from dripsms.core.states import TWILIO_STATUSES, MessageState, advance
+from dripsms.engine.callbacks import status_callback_url
+from dripsms.engine.library import SequenceLibrary
+from dripsms.engine.outcomes import TickReport
+from dripsms.engine.preparation import Create, Settle, backoff, prepare_handoff
+from dripsms.engine.ratelimit import TokenBucket
+from dripsms.engine.stopping import opt_out_contact
+from dripsms.provider.base import (
+    NOT_CANCELABLE,
+    OPTED_OUT,
+    SCHEDULE_LIMIT,
+    Provider,
+    ProviderError,
+    ProviderMessage,
+)
+from dripsms.store import outbox
+from dripsms.store.tables import messages
+
+log = logging.getLogger(__name__)
+S = MessageState
+RECONCILE_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherConfig:
+    """How the dispatcher behaves (from :class:`dripsms.settings.Settings`)."""
+
+    messaging_service_sid: str | None
+    public_url: str
+    callback_secret: str
+    window: ProviderWindow = field(default_factory=ProviderWindow)
+    scheduled_budget: int = 450_000
+    batch_size: int = 200
+    lease: timedelta = timedelta(minutes=2)
+    reconcile_after: timedelta = timedelta(seconds=30)
+    max_attempts: int = 8
+    concurrency: int = 8
+    rate_limit: float = 50.0
+    owner: str = "dispatcher"
+
+
+class Dispatcher:
+    """Moves messages from the outbox to Twilio; drive it with :meth:`tick`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        provider: Provider,
+        library: SequenceLibrary,
+        config: DispatcherConfig,
+        *,
+        bucket: TokenBucket | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.engine = engine
+        self.provider = provider
+        self.library = library
+        self.config = config
+        self.bucket = bucket or TokenBucket(config.rate_limit)
+        self.jitter = jitter
+        self._pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="dripsms-call")
+        self._report_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Wait for calls in flight, then release the threads."""
+        self._pool.shutdown(wait=True)
+
+    def tick(self, now: datetime) -> TickReport:
+        """One pass at ``now``: cancel, then hand off everything due, batch by batch."""
+        report = TickReport()
+        self._cancel_requested(now, report)
+        for _ in range(100_000):  # a bound, not a goal: each batch claims only due work
+            claimed = self._claim(now)
+            if not claimed:
+                break
+            creates = self._prepare(claimed, now, report)
+            list(self._pool.map(lambda c: self._hand_off(c, now, report), creates))
+            if len(claimed) < self.config.batch_size:
+                break
+        return report
+
+    # -- claiming -------------------------------------------------------------------------
+
+    def _claim(self, now: datetime) -> list[outbox.Claimed]:
+        window = self.config.window
+        with self.engine.begin() as connection:
+            room = self.config.scheduled_budget - outbox.scheduled_count(connection)
+            # Due before the earliest SendAt: sent now, so no scheduling slot is used.
+            claimed = outbox.claim_due(
+                connection, now=now, until=window.earliest(now), limit=self.config.batch_size,
+                owner=self.config.owner, lease=self.config.lease,
+            )  # fmt: skip
+            left = min(self.config.batch_size - len(claimed), max(0, room))
+            if left > 0:
+                claimed += outbox.claim_due(
+                    connection, now=now, until=window.latest(now), limit=left,
+                    owner=self.config.owner, lease=self.config.lease, stale=False,
+                )  # fmt: skip
+        return claimed
+
+    # -- deciding -------------------------------------------------------------------------
+
+    def _prepare(
+        self, claimed: list[outbox.Claimed], now: datetime, report: TickReport
+    ) -> list[Create]:
+        creates: list[Create] = []
+        with self.engine.begin() as connection:
+            replies = outbox.replies_of(connection, (c.enrollment_id for c in claimed))
+            for message in claimed:
+                if message.previous_state is S.HANDING_OFF and message.attempt_started_at:
+                    creates += self._reconcile_stale(connection, message, now, report)
+                    continue
+                loaded = self.library.pinned(
+                    message.sequence_digest, message.sequence_text, message.sequence_key
+                )
+                plan = prepare_handoff(
+                    message, loaded.sequence, replies[message.enrollment_id], now=now,
+                    window=self.config.window,
+                    default_service=self.config.messaging_service_sid,
+                )  # fmt: skip
+                if isinstance(plan, Settle):
+                    self._settle(connection, plan, now, report)
+                    continue
+                recorded = outbox.move(
+                    connection, message.id, fence=message.fence, source=S.HANDING_OFF,
+                    target=S.HANDING_OFF, now=now, cause="handoff_started",
+                    detail={"send_at": plan.send_at.isoformat() if plan.send_at else None},
+                    body=plan.body, send_at=plan.send_at, attempt_started_at=now,
+                    attempts=message.attempts + 1, error_code=None, error_message=None,
+                )  # fmt: skip
+                if recorded:
+                    creates.append(plan)
+                else:
+                    report.add("lost_lease")
+        return creates
+
+    def _settle(
+        self, connection: Connection, plan: Settle, now: datetime, report: TickReport
+    ) -> None:
+        moved = outbox.move(
+            connection, plan.message.id, fence=plan.message.fence, source=S.HANDING_OFF,
+            target=plan.target, now=now, cause=plan.cause, **plan.values,
+        )  # fmt: skip
+        report.add(plan.counter if moved else "lost_lease")
+
+    # -- calling Twilio -------------------------------------------------------------------
+
+    def _hand_off(self, create: Create, now: datetime, report: TickReport) -> None:
+        message = create.message
+        self.bucket.acquire()
+        callback = status_callback_url(
+            self.config.public_url, self.config.callback_secret, message.id
+        )
+        try:
+            handoff = self.provider.create(
+                to=message.phone, body=create.body,
+                messaging_service_sid=create.messaging_service_sid,
+                send_at=create.send_at, status_callback=callback,
+            )  # fmt: skip
+        except ProviderError as error:
+            self._failed_call(create, error, now, report)
+            return
+        counter = "scheduled" if create.send_at is not None else "sent_now"
+        self._record_handoff(message, handoff.sid, handoff.status, now, report, counter)
+
+    def _record_handoff(
+        self,
+        message: outbox.Claimed,
+        sid: str,
+        status: str,
+        now: datetime,
+        report: TickReport,
+        counter: str,
+        cause: str = "handed_off",
+    ) -> None:
+        target = advance(S.HANDING_OFF, TWILIO_STATUSES.get(status, S.QUEUED))
+        with self.engine.begin() as connection:
+            moved = outbox.move(
+                connection, message.id, fence=message.fence, source=S.HANDING_OFF,
+                target=target, now=now, cause=cause, detail={"status": status},
+                sid=sid, lease_owner=None, lease_expires_at=None,
+            )  # fmt: skip
+        with self._report_lock:
+            report.add(counter if moved else "lost_lease")
+        if not moved:
+            log.warning(
+                "handoff recorded too late: another dispatcher owns the message",
+                extra={"action": "lost_lease", "message_id": message.id},
+            )
+
+    def _failed_call(
+        self, create: Create, error: ProviderError, now: datetime, report: TickReport
+    ) -> None:
+        message = create.message
+        log.info(
+            "provider call failed",
+            extra={"action": "handoff_failed", "message_id": message.id, "code": error.code,
+                   "status": error.status, "unknown": error.outcome_unknown},
+        )  # fmt: skip
+        if error.outcome_unknown:
+            found = self._find_at_provider(message.phone, create.body, now)
+            if found is not None:
+                self._record_handoff(
+                    message, found.sid, found.status, now, report, "adopted", "reconciled"
+                )
+                return
+            self._update(
+                message, now, report, "unknown", target=S.HANDING_OFF, cause="outcome_unknown",
+                lease_expires_at=now + self.config.reconcile_after,
+                error_code=error.code, error_message=str(error)[:500],
+            )  # fmt: skip
+            return
+        if error.outside_window and create.send_at is not None:
+            self._update(
+                message, now, report, "retrying", target=S.PLANNED, cause="outside_window",
+                next_attempt_at=now + timedelta(minutes=1), error_code=error.code,
+                error_message=str(error)[:500],
+            )  # fmt: skip
+            return
+        if error.code == SCHEDULE_LIMIT:
+            log.error("Twilio's scheduled-message limit reached", extra={"action": "alert"})
+            self._update(
+                message, now, report, "retrying", target=S.PLANNED, cause="schedule_limit",
+                next_attempt_at=now + timedelta(minutes=5), error_code=error.code,
+            )  # fmt: skip
+            return
+        if error.retryable and message.attempts + 1 < self.config.max_attempts:
+            delay = backoff(message.attempts + 1, error.retry_after, self.jitter())
+            self._update(
+                message, now, report, "retrying", target=S.PLANNED, cause="transient_error",
+                next_attempt_at=now + delay, error_code=error.code,
+                error_message=str(error)[:500],
+            )  # fmt: skip
+            return
+        self._update(
+            message, now, report, "failed", target=S.FAILED, cause="provider_error",
+            error_code=error.code, error_message=str(error)[:500],
+        )  # fmt: skip
+        if error.code == OPTED_OUT:
+            with self.engine.begin() as connection:
+                opt_out_contact(connection, message.contact_id, now, cause="provider_21610")
+
+    def _update(
+        self,
+        message: outbox.Claimed,
+        now: datetime,
+        report: TickReport,
+        counter: str,
+        *,
+        target: MessageState,
+        cause: str,
+        **values: Any,
+    ) -> None:
+        with self.engine.begin() as connection:
+            moved = outbox.move(
+                connection, message.id, fence=message.fence, source=S.HANDING_OFF,
+                target=target, now=now, cause=cause, **values,
+            )  # fmt: skip
+        with self._report_lock:
+            report.add(counter if moved else "lost_lease")
+
+    # -- reconciling ----------------------------------------------------------------------
+
+    def _find_at_provider(self, phone: str, body: str, since: datetime) -> ProviderMessage | None:
+        """The oldest message to ``phone`` with ``body`` created since ``since`` that no row
+        of ours claims yet."""
+        try:
+            self.bucket.acquire()
+            listed = self.provider.recent(to=phone, limit=50)
+        except ProviderError:
+            return None
+        earliest = since - RECONCILE_SKEW
+        candidates = [
+            p
+            for p in listed
+            if p.body == body and (p.date_created is None or p.date_created >= earliest)
+        ]
+        if not candidates:
+            return None
+        with self.engine.connect() as connection:
+            taken = outbox.known_sids(connection, (p.sid for p in candidates))
+        free = [p for p in candidates if p.sid not in taken]
+        free.sort(key=lambda p: (p.date_created is None, p.date_created))
+        return free[0] if free else None
+
+    def _reconcile_stale(
+        self, connection: Connection, message: outbox.Claimed, now: datetime, report: TickReport
+    ) -> list[Create]:
+        """A message whose claimer vanished mid-handoff: adopt what Twilio has, or retry."""
+        assert message.attempt_started_at is not None
+        assert message.body is not None
+        found = self._find_at_provider(message.phone, message.body, message.attempt_started_at)
+        if found is not None:
+            target = advance(S.HANDING_OFF, TWILIO_STATUSES.get(found.status, S.QUEUED))
+            moved = outbox.move(
+                connection, message.id, fence=message.fence, source=S.HANDING_OFF,
+                target=target, now=now, cause="reconciled", detail={"status": found.status},
+                sid=found.sid, lease_owner=None, lease_expires_at=None,
+            )  # fmt: skip
+            report.add("adopted" if moved else "lost_lease")
+            return []
+        # Twilio does not have it: the earlier attempt never landed. Plan it afresh.
+        moved = outbox.move(
+            connection, message.id, fence=message.fence, source=S.HANDING_OFF,
+            target=S.PLANNED, now=now, cause="reconciled_absent", attempt_started_at=None,
+        )  # fmt: skip
+        report.add("retrying" if moved else "lost_lease")
+        return []
+
+    # -- canceling ------------------------------------------------------------------------
+
+    def _cancel_requested(self, now: datetime, report: TickReport) -> None:
+        with self.engine.connect() as connection:
+            pending = outbox.cancel_requests(connection, limit=10_000)
+        for message_id, sid, _ in pending:
+            self.bucket.acquire()
+            try:
+                status = self.provider.cancel(sid)
+            except ProviderError as error:
+                if error.code != NOT_CANCELABLE:
+                    log.info("cancel failed; will retry", extra={"message_id": message_id})
+                    continue
+                status = self._status_of(sid)
+                report.add("cancel_too_late")
+            self._apply_status(message_id, status, now, report)
+
+    def _status_of(self, sid: str) -> str:
+        try:
+            return self.provider.fetch(sid).status
+        except ProviderError:
+            return "sent"
+
+    def _apply_status(
+        self, message_id: int, status: str, now: datetime, report: TickReport
+    ) -> None:
+        target = TWILIO_STATUSES.get(status, S.SENT)
+        with self.engine.begin() as connection:
+            moved = outbox.move(
+                connection, message_id, fence=None, source=S.SCHEDULED,
+                target=advance(S.SCHEDULED, target), now=now, cause="cancel_requested",
+                detail={"status": status}, cancel_requested_at=None,
+            )  # fmt: skip
+            if not moved:
+                connection.execute(
+                    update(messages)
+                    .where(messages.c.id == message_id)
+                    .values(cancel_requested_at=None)
+                )
+        if moved and target is S.CANCELED:
+            report.add("canceled")

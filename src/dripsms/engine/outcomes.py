@@ -1,0 +1,49 @@
+"""What a dispatcher pass did, counted."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class TickReport:
+    """Counts of what one dispatcher pass did to messages."""
+
+    scheduled: int = 0
+    """Created at Twilio with SendAt."""
+    sent_now: int = 0
+    """Created at Twilio to go out at once."""
+    adopted: int = 0
+    """An earlier create whose answer was lost, found at Twilio and tied to its row."""
+    retrying: int = 0
+    """Failed for a passing reason; will be tried again."""
+    unknown: int = 0
+    """Outcome not known yet (no answer, a 5xx); reconciled before any retry."""
+    failed: int = 0
+    skipped: int = 0
+    expired: int = 0
+    suppressed: int = 0
+    canceled: int = 0
+    """Canceled here (never handed off) or at Twilio."""
+    cancel_too_late: int = 0
+    """Asked to cancel, but Twilio had already released the message."""
+    deferred: int = 0
+    """Moved to the next allowed time (quiet hours)."""
+    waiting: int = 0
+    """Handed back to wait for a later pass."""
+    lost_lease: int = 0
+    """A result that arrived after another dispatcher took the message over."""
+
+    def add(self, field: str, count: int = 1) -> None:
+        """Count ``count`` more of ``field``."""
+        setattr(self, field, getattr(self, field) + count)
+
+    def as_json(self) -> dict[str, Any]:
+        """The counts, for ``--json``."""
+        return asdict(self)
+
+    @property
+    def handed_off(self) -> int:
+        """Messages that reached Twilio in this pass."""
+        return self.scheduled + self.sent_now + self.adopted

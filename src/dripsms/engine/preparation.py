@@ -1,0 +1,115 @@
+"""Turning a claimed message into what to do with it: a create to make, or a final state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dripsms.core.attributes import coerce
+from dripsms.core.context import template_context
+from dripsms.core.handoff import Decision, ProviderWindow, decide
+from dripsms.core.sequence.model import Sequence
+from dripsms.core.states import MessageState
+from dripsms.core.templates import evaluate, render
+from dripsms.errors import TemplateError
+from dripsms.store.outbox import Claimed
+
+S = MessageState
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """A create to make: the rendered body and, when scheduling, its SendAt."""
+
+    message: Claimed
+    body: str
+    send_at: datetime | None
+    messaging_service_sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """A message that is done (or goes back to wait) without calling Twilio."""
+
+    message: Claimed
+    target: MessageState
+    cause: str
+    counter: str
+    values: Mapping[str, Any]
+
+
+def typed_attributes(sequence: Sequence, claimed: Claimed) -> dict[str, Any]:
+    """Contact attributes overlaid with the enrollment's, typed by the sequence."""
+    raw = {**claimed.contact_attributes, **claimed.enrollment_attributes}
+    typed: dict[str, Any] = {}
+    for name, declared in sequence.attributes.items():
+        if raw.get(name) is not None:
+            try:
+                typed[name] = coerce(declared.type, raw[name], declared.values)
+            except ValueError:
+                typed[name] = raw[name]
+    return typed
+
+
+def prepare_handoff(
+    claimed: Claimed,
+    sequence: Sequence,
+    replies: Mapping[str, Any],
+    *,
+    now: datetime,
+    window: ProviderWindow,
+    default_service: str | None,
+) -> Create | Settle:
+    """Decide what happens to a freshly claimed message at ``now``."""
+
+    def settle(target: MessageState, cause: str, counter: str, **values: Any) -> Settle:
+        return Settle(claimed, target, cause, counter, values)
+
+    if claimed.enrollment_state != "active":
+        return settle(S.CANCELED, f"enrollment_{claimed.enrollment_state}", "canceled")
+    if claimed.opted_out_at is not None:
+        return settle(S.SUPPRESSED, "opted_out", "suppressed")
+    step = sequence.step(claimed.step_id)
+    zone = ZoneInfo(claimed.timezone)
+    assert claimed.due_at is not None
+    verdict = decide(
+        claimed.due_at, now, window=window, max_delay=sequence.max_delay, zone=zone,
+        send_window=sequence.send_window,
+    )  # fmt: skip
+    if verdict.decision is Decision.EXPIRE:
+        return settle(S.EXPIRED, "missed_by_more_than_max_delay", "expired")
+    if verdict.decision is Decision.WAIT:
+        return settle(S.PLANNED, "not_yet", "waiting", next_attempt_at=claimed.due_at)
+    if verdict.decision is Decision.DEFER:
+        return settle(S.PLANNED, "quiet_hours", "deferred", due_at=verdict.at)
+    context = template_context(
+        sequence, step_id=step.id, attributes=typed_attributes(sequence, claimed),
+        phone=claimed.phone, zone=zone, replies=replies, external_id=claimed.external_id,
+        enrolled_at=claimed.enrolled_at,
+    )  # fmt: skip
+    try:
+        if step.when is not None and not evaluate(step.when, context):
+            return settle(S.SKIPPED, "condition_false", "skipped")
+        body = render(step.body, context)
+    except TemplateError as exc:
+        return settle(S.FAILED, "template_error", "failed", error_message=str(exc)[:500])
+    if not body:
+        return settle(S.FAILED, "empty_body", "failed", error_message="the body rendered empty")
+    service = sequence.messaging_service_sid or default_service
+    if not service:
+        return settle(
+            S.FAILED, "no_messaging_service", "failed",
+            error_message="no Messaging Service SID: set DRIPSMS_MESSAGING_SERVICE_SID",
+        )  # fmt: skip
+    send_at = verdict.at if verdict.decision is Decision.SCHEDULE else None
+    return Create(claimed, body, send_at, service)
+
+
+def backoff(attempts: int, retry_after: float | None, jitter: float) -> timedelta:
+    """Exponential backoff (2 s doubling, capped at 10 min) with jitter in [0, 1)."""
+    base = min(600.0, 2.0 * 2 ** max(0, attempts - 1))
+    delay = base * (0.5 + jitter / 2)
+    return timedelta(seconds=max(delay, retry_after or 0.0))

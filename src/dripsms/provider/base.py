@@ -1,0 +1,94 @@
+"""What the engine needs from an SMS provider, and how its failures are classified."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from dripsms.errors import DripError
+
+OPTED_OUT = 21610
+PERMANENT_CODES = frozenset({21211, 21214, 21408, 21610, 21612, 21614, 21606, 30004, 30006})
+WINDOW_CODES = frozenset({35114, 35115})
+NOT_CANCELABLE = 30409
+SCHEDULE_LIMIT = 35125
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Twilio's answer to a create: the message's SID and first status."""
+
+    sid: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderMessage:
+    """A message as the provider lists it (for reconciliation)."""
+
+    sid: str
+    to: str
+    body: str
+    status: str
+    messaging_service_sid: str | None
+    date_created: datetime | None
+
+
+class ProviderError(DripError):
+    """A provider call failed; the flags say what may be done about it.
+
+    ``retryable``: trying again later may work. ``outcome_unknown``: the request may have
+    been carried out (a 5xx, a timeout or a reset after the request was sent), so a
+    create must be reconciled before any retry.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        retryable: bool = False,
+        outcome_unknown: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.retryable = retryable
+        self.outcome_unknown = outcome_unknown
+        self.retry_after = retry_after
+
+    @property
+    def outside_window(self) -> bool:
+        """Twilio refused the SendAt as too soon or too far."""
+        return self.code in WINDOW_CODES
+
+
+class Provider(Protocol):
+    """The calls the engine makes to an SMS provider."""
+
+    def create(
+        self,
+        *,
+        to: str,
+        body: str,
+        messaging_service_sid: str,
+        send_at: datetime | None,
+        status_callback: str | None,
+    ) -> Handoff:
+        """Create a message: scheduled when ``send_at`` is given, sent now otherwise."""
+        ...
+
+    def cancel(self, sid: str) -> str:
+        """Cancel a scheduled message; answers its status after the call."""
+        ...
+
+    def fetch(self, sid: str) -> ProviderMessage:
+        """One message by SID."""
+        ...
+
+    def recent(self, *, to: str, limit: int = 50) -> list[ProviderMessage]:
+        """The newest messages to a number, newest first."""
+        ...

@@ -1,0 +1,173 @@
+"""The Twilio provider: the official ``twilio`` SDK with a settable base URL.
+
+The same code talks to api.twilio.com, to the built-in sandbox, or to any
+Twilio-compatible endpoint: only ``api_base`` changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from dripsms.provider.base import (
+    PERMANENT_CODES,
+    Handoff,
+    ProviderError,
+    ProviderMessage,
+)
+
+# The SDK logs query strings (phone numbers) at INFO; health data stays out of INFO logs.
+_HTTP_LOG = logging.getLogger("dripsms.provider.http")
+_HTTP_LOG.setLevel(logging.WARNING)
+
+
+def format_send_at(instant: datetime) -> str:
+    """``SendAt`` as Twilio wants it: UTC, ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK ships no types
+    """The SDK's client, remembering each thread's last response (for ``Retry-After``)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout, logger=_HTTP_LOG)
+        self._local = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        """Make the request; keep the response for this thread."""
+        self._local.response = None
+        response = super().request(*args, **kwargs)
+        self._local.response = response
+        return response
+
+    def retry_after(self) -> float | None:
+        """The last response's ``Retry-After`` in seconds, if it had one."""
+        response = getattr(self._local, "response", None)
+        if response is None or not response.headers:
+            return None
+        value = response.headers.get("Retry-After")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+
+class TwilioProvider:
+    """Messages through Twilio's REST API (or anything that speaks it)."""
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str | None = None,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        api_base: str = "https://api.twilio.com",
+        timeout: float = 15.0,
+    ) -> None:
+        self._http = _HttpClient(timeout)
+        if api_key and api_secret:
+            self._client = Client(api_key, api_secret, account_sid, http_client=self._http)
+        else:
+            self._client = Client(account_sid, auth_token, http_client=self._http)
+        self._client.api.base_url = api_base.rstrip("/")
+
+    @contextmanager
+    def _errors(self, *, creates: bool) -> Iterator[None]:
+        try:
+            yield
+        except TwilioRestException as exc:
+            raise self._rest_error(exc, creates=creates) from None
+        except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
+            raise ProviderError(f"cannot connect: {type(exc).__name__}", retryable=True) from None
+        except requests.ConnectionError as exc:
+            refused = "NewConnectionError" in repr(exc) or "Connection refused" in repr(exc)
+            raise ProviderError(
+                f"connection failed: {type(exc).__name__}",
+                retryable=True,
+                outcome_unknown=creates and not refused,
+            ) from None
+        except requests.RequestException as exc:  # a read timeout, a broken response
+            raise ProviderError(
+                f"no answer: {type(exc).__name__}", retryable=True, outcome_unknown=creates
+            ) from None
+
+    def _rest_error(self, exc: TwilioRestException, *, creates: bool) -> ProviderError:
+        message = f"Twilio {exc.status} ({exc.code}): {exc.msg}"
+        if exc.status == 429 or exc.code == 20429:
+            return ProviderError(
+                message, code=exc.code, status=exc.status, retryable=True,
+                retry_after=self._http.retry_after(),
+            )  # fmt: skip
+        if exc.status >= 500:
+            return ProviderError(
+                message, code=exc.code, status=exc.status, retryable=True, outcome_unknown=creates
+            )
+        return ProviderError(
+            message,
+            code=exc.code,
+            status=exc.status,
+            retryable=exc.code not in PERMANENT_CODES and exc.status in (408, 409),
+        )
+
+    def create(
+        self,
+        *,
+        to: str,
+        body: str,
+        messaging_service_sid: str,
+        send_at: datetime | None,
+        status_callback: str | None,
+    ) -> Handoff:
+        """Create a message; scheduled (``SendAt``, ``ScheduleType=fixed``) when ``send_at``."""
+        params: dict[str, Any] = {
+            "to": to,
+            "body": body,
+            "messaging_service_sid": messaging_service_sid,
+        }
+        if status_callback:
+            params["status_callback"] = status_callback
+        if send_at is not None:
+            params["send_at"] = format_send_at(send_at)
+            params["schedule_type"] = "fixed"
+        with self._errors(creates=True):
+            message = self._client.messages.create(**params)
+        return Handoff(sid=str(message.sid), status=str(message.status))
+
+    def cancel(self, sid: str) -> str:
+        """Cancel a scheduled message (``Status=canceled``)."""
+        with self._errors(creates=False):
+            message = self._client.messages(sid).update(status="canceled")
+        return str(message.status)
+
+    def fetch(self, sid: str) -> ProviderMessage:
+        """One message by SID."""
+        with self._errors(creates=False):
+            return _message(self._client.messages(sid).fetch())
+
+    def recent(self, *, to: str, limit: int = 50) -> list[ProviderMessage]:
+        """The newest messages to ``to``, newest first."""
+        with self._errors(creates=False):
+            return [_message(m) for m in self._client.messages.list(to=to, limit=limit)]
+
+
+def _message(resource: Any) -> ProviderMessage:
+    created = resource.date_created
+    return ProviderMessage(
+        sid=str(resource.sid),
+        to=str(resource.to),
+        body=str(resource.body or ""),
+        status=str(resource.status),
+        messaging_service_sid=resource.messaging_service_sid,
+        date_created=created.astimezone(UTC) if isinstance(created, datetime) else None,
+    )
