@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint format check bench clean
 
-# Until the engine lands, the main job is previewing the example sequence.
+# The main job on its embedded defaults: SQLite, the built-in sandbox, the dispatcher.
 run: $(STAMP)  ## dripsms's main job on its embedded defaults
 	$(BIN)/dripsms validate sequences
-	$(BIN)/dripsms preview sequences/postop.yaml --tz America/New_York --set first_name=Ada
+	$(BIN)/dripsms db upgrade
+	$(BIN)/dripsms run
 
 test: lint $(STAMP)  ## lint, type-check and the whole test suite
 	$(BIN)/pytest

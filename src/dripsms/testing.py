@@ -1,15 +1,27 @@
-"""Helpers for testing code that uses dripsms: sequences from dicts, a frozen clock."""
+"""Helpers for testing code that uses dripsms: sequences from dicts, a frozen clock, and a
+world where dripsms and the sandbox share one clock that the test moves."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from dripsms.clock import Clock, fixed_clock, parse_instant
 from dripsms.core.sequence.loader import LoadedSequence, parse_sequence
 from dripsms.core.sequence.model import Sequence
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from dripsms.engine.outcomes import TickReport
+    from dripsms.runtime import Runtime
+    from dripsms.sandbox import Sandbox
 
 ALWAYS_OPEN = {"start": "00:00", "end": "24:00"}
 """A send window with no quiet hours."""
@@ -35,3 +47,59 @@ def frozen_clock(instant: str | datetime) -> Clock:
     if isinstance(instant, str):
         instant = parse_instant(instant)
     return fixed_clock(instant)
+
+
+@dataclass
+class SandboxWorld:
+    """dripsms and the sandbox sharing one clock that the test moves."""
+
+    sandbox: Sandbox
+    runtime: Runtime
+    now: datetime
+    reports: list[TickReport] = field(default_factory=list)
+
+    @property
+    def engine(self) -> Engine:
+        """The database."""
+        return self.runtime.engine
+
+    def at(self, instant: datetime) -> None:
+        """Set both clocks."""
+        self.now = instant
+        self.sandbox.set_now(instant)
+
+    def tick(self) -> TickReport:
+        """One dispatcher pass at the current time."""
+        dispatcher = self.runtime.dispatcher()
+        try:
+            report = dispatcher.tick(self.now)
+        finally:
+            dispatcher.close()
+        self.reports.append(report)
+        return report
+
+    def walk(self, until: datetime, step: timedelta) -> None:
+        """Tick, then move both clocks on, until ``until``."""
+        while self.now <= until:
+            self.tick()
+            self.at(self.now + step)
+
+
+@contextmanager
+def sandbox_world(
+    database_url: str, sequences: Path, start: datetime, **settings: Any
+) -> Iterator[SandboxWorld]:
+    """A :class:`SandboxWorld` at ``start`` on a migrated database, as a context manager."""
+    from dripsms.runtime import Runtime
+    from dripsms.sandbox import Sandbox, SandboxServer
+    from dripsms.settings import Settings
+
+    sandbox = Sandbox()
+    sandbox.set_now(start)
+    with SandboxServer(sandbox) as server:
+        config = Settings(database_url=database_url, sequences_dir=sequences, **settings)
+        runtime = Runtime(config, lambda: start, sandbox_url=server.base_url)
+        try:
+            yield SandboxWorld(sandbox, runtime, start)
+        finally:
+            runtime.engine.dispose()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dripsms.core.preview import SKIPPED, WAITING, PreviewRow, format_utc
@@ -83,3 +85,202 @@ def wrote(paths: Sequence[Any]) -> None:
     """What ``init`` created."""
     for path in paths:
         out.print(f"wrote {path}", markup=False)
+
+
+# -- the engine's commands -------------------------------------------------------------------
+
+
+def migrated(before: str | None, head: str) -> None:
+    """What ``db upgrade`` did."""
+    if before == head:
+        err.print(f"the database is up to date (revision {head})")
+    else:
+        err.print(f"[green]migrated[/] the database from {before or 'empty'} to {head}")
+
+
+def _local(instant: Any, zone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    if instant is None:
+        return "—"
+    return str(instant.astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z"))
+
+
+def enrolled(result: Any, *, as_json: bool) -> None:
+    """The enrollment and its planned messages."""
+    prepared = result.prepared
+    rows = [
+        {
+            "step": m.step_id,
+            "state": m.state.value,
+            "due_utc": format_utc(m.due_at) if m.due_at else None,
+            "due_local": _iso_local(m.due_at, prepared.timezone),
+        }
+        for m in prepared.messages
+    ]
+    if as_json:
+        print_json(
+            {
+                "enrollment_id": result.enrollment_id,
+                "contact_id": result.contact_id,
+                "sequence": prepared.sequence_key,
+                "version": result.version,
+                "phone": prepared.phone,
+                "timezone": prepared.timezone,
+                "anchor": prepared.anchor_text(),
+                "external_id": prepared.external_id or None,
+                "messages": rows,
+            }
+        )
+        return
+    out.print(
+        f"enrolled [bold]{prepared.phone}[/] in {prepared.sequence_key} @ {result.version} "
+        f"(enrollment {result.enrollment_id}, {prepared.timezone})"
+    )
+    table = Table(show_edge=False)
+    for column in ("step", "state", "local time", "UTC"):
+        table.add_column(column, no_wrap=True)
+    for m in prepared.messages:
+        table.add_row(
+            m.step_id,
+            m.state.value,
+            _local(m.due_at, prepared.timezone),
+            format_utc(m.due_at) if m.due_at else "—",
+        )
+    out.print(table)
+
+
+def _iso_local(instant: Any, zone: str) -> str | None:
+    from zoneinfo import ZoneInfo
+
+    return None if instant is None else str(instant.astimezone(ZoneInfo(zone)).isoformat())
+
+
+def count_lines(path: Any) -> int | None:
+    """Data rows in a file (lines less the header), for a progress bar; None if unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            return max(0, sum(1 for _ in handle) - 1)
+    except OSError:
+        return None
+
+
+@contextmanager
+def progress(total: int | None, *, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar on stderr; yields the function that advances it."""
+    if not enabled:
+        yield lambda _: None
+        return
+    with Progress(
+        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("import", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def imported(report: Any, *, as_json: bool) -> None:
+    """The import's report: counts, then every refused row with its line and reason."""
+    if as_json:
+        print_json(report.as_json())
+        return
+    for line, field, reason in report.refused:
+        out.print(f"line {line}: {field}: {reason}", markup=False)
+    style = "red" if report.refused else "green"
+    err.print(
+        f"[{style}]{report.enrolled} enrolled[/], {len(report.refused)} refused "
+        f"of {report.rows} rows"
+    )
+
+
+def unenrolled(ids: Sequence[int], *, as_json: bool) -> None:
+    """The enrollments ended."""
+    if as_json:
+        print_json({"unenrolled": list(ids)})
+        return
+    for enrollment_id in ids:
+        out.print(f"unenrolled enrollment {enrollment_id}")
+    err.print("scheduled messages are canceled at Twilio by the next tick")
+
+
+def tick_report(report: Any, *, as_json: bool) -> None:
+    """What a dispatcher pass did."""
+    counts = report.as_json()
+    if as_json:
+        print_json(counts)
+        return
+    done = {name: n for name, n in counts.items() if n}
+    out.print(
+        ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in done.items()) or "nothing due"
+    )
+
+
+def timeline(phone: str, rows: Sequence[Any], *, as_json: bool) -> None:
+    """Every message of one contact."""
+    if as_json:
+        print_json(
+            [
+                {
+                    "enrollment_id": r.enrollment_id,
+                    "sequence": r.sequence,
+                    "enrollment_state": r.enrollment_state,
+                    "step": r.step,
+                    "state": r.state,
+                    "due_utc": format_utc(r.due_at) if r.due_at else None,
+                    "due_local": _iso_local(r.due_at, r.timezone),
+                    "sid": r.sid,
+                    "error_code": r.error_code,
+                    "error_message": r.error_message,
+                }
+                for r in rows
+            ]
+        )
+        return
+    if not rows:
+        err.print(f"no messages for {phone}")
+        return
+    table = Table(title=f"timeline of {phone}", title_justify="left")
+    for column in ("enrollment", "step", "state", "local time", "UTC", "SID", "error"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        error = f"{r.error_code or ''} {r.error_message or ''}".strip()
+        table.add_row(
+            f"{r.enrollment_id} {r.sequence} ({r.enrollment_state})", r.step, r.state,
+            _local(r.due_at, r.timezone), format_utc(r.due_at) if r.due_at else "—",
+            r.sid or "", _escape(error),
+        )  # fmt: skip
+    out.print(table)
+
+
+def stats(rows: Sequence[tuple[str, str, str, int]], *, as_json: bool) -> None:
+    """Counts per sequence, step and state."""
+    if as_json:
+        print_json([{"sequence": q, "step": s, "state": st, "count": n} for q, s, st, n in rows])
+        return
+    table = Table(show_edge=False)
+    for column in ("sequence", "step", "state", "messages"):
+        table.add_column(column, justify="right" if column == "messages" else "left")
+    for sequence, step, state, count in rows:
+        table.add_row(sequence, step, state, str(count))
+    out.print(table)
+
+
+def starting(what: str, runtime: Any) -> None:
+    """The banner of a long-running command."""
+    target = (
+        f"the sandbox at {runtime.sandbox_url} (no Twilio credentials)"
+        if runtime.settings.uses_sandbox
+        else runtime.settings.twilio_api_base
+    )
+    err.print(f"dripsms {what}: talking to {target}; Ctrl-C stops")
+
+
+def stopping(signal_name: str) -> None:
+    """A stop was asked for."""
+    err.print(f"{signal_name}: finishing calls in flight, then stopping")
+
+
+def sandbox_ready(url: str) -> None:
+    """The sandbox listens."""
+    err.print(f"dripsms sandbox listening at {url}")
+    err.print(f"point dripsms at it with DRIPSMS_TWILIO_API_BASE={url}; Ctrl-C stops")

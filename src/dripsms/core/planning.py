@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dripsms.core.attributes import AttributeType, coerce
 from dripsms.core.phones import InvalidPhone, normalize_phone
+from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.sequence.model import Sequence
 from dripsms.core.states import MessageState
-from dripsms.core.templates import SyntaxProblem, parse_expression, references
 from dripsms.core.timeline import plan_timeline
 from dripsms.errors import DripError
 
@@ -133,15 +133,6 @@ def _anchor(
     return value  # type: ignore[no-any-return]
 
 
-def _waits_on_reply(condition: str | None) -> bool:
-    if condition is None:
-        return False
-    tree = parse_expression(condition)
-    if isinstance(tree, SyntaxProblem):
-        return False
-    return any(ref[0] == "steps" for ref in references(tree))
-
-
 def prepare(
     sequence: Sequence,
     request: EnrollmentRequest,
@@ -166,7 +157,7 @@ def prepare(
     messages = []
     for planned in plan_timeline(sequence, zone=zone, anchor=anchor):
         step = sequence.step(planned.step_id)
-        blocked = planned.due_at is None or _waits_on_reply(step.when)
+        blocked = planned.due_at is None or bool(waits_for(sequence, step))
         state = MessageState.BLOCKED if blocked else MessageState.PLANNED
         messages.append(PlannedMessage(step.id, state, planned.due_at))
     return PreparedEnrollment(

@@ -62,7 +62,10 @@ TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
     S.PLANNED: frozenset({S.HANDING_OFF, S.BLOCKED, S.PLANNED, *_STOPPED_BEFORE}),
     S.BLOCKED: frozenset({S.PLANNED, *_STOPPED_BEFORE}),
     # A lost answer is settled by reconciliation or by a status callback, in any state.
-    S.HANDING_OFF: frozenset({S.PLANNED, S.HANDING_OFF, S.SCHEDULED, S.CANCELED, *_AFTER_HANDOFF}),
+    # Claimed messages are decided in handing_off: they may also be stopped before the call.
+    S.HANDING_OFF: frozenset(
+        {S.PLANNED, S.HANDING_OFF, S.SCHEDULED, *_STOPPED_BEFORE, *_AFTER_HANDOFF}
+    ),
     S.SCHEDULED: frozenset({S.CANCELED, *_AFTER_HANDOFF}),
     S.QUEUED: frozenset(_AFTER_HANDOFF - {S.QUEUED}),
     S.SENDING: frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}),

@@ -241,7 +241,14 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> bool:
     """Evaluate a condition in the sandbox to a boolean."""
     try:
         return bool(_compiled_expression(expression)(context))
-    except (JinjaTemplateError, SecurityError, TypeError, ValueError, ArithmeticError) as exc:
+    except (
+        JinjaTemplateError,
+        SecurityError,
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        NameError,  # Jinja compiles a constant such as 1e400 to the undefined name 'inf'
+    ) as exc:
         raise TemplateError(f"cannot evaluate {expression!r}: {exc}") from exc
 
 

@@ -26,11 +26,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, update
 
 from dripsms.core.handoff import ProviderWindow
+from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.states import TWILIO_STATUSES, MessageState, advance
 from dripsms.engine.callbacks import status_callback_url
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.outcomes import TickReport
-from dripsms.engine.preparation import Create, Settle, backoff, prepare_handoff
+from dripsms.engine.preparation import Create, Settle, backoff, prepare_handoff, settled
 from dripsms.engine.ratelimit import TokenBucket
 from dripsms.engine.stopping import opt_out_contact
 from dripsms.provider.base import (
@@ -97,6 +98,7 @@ class Dispatcher:
         """One pass at ``now``: cancel, then hand off everything due, batch by batch."""
         report = TickReport()
         self._cancel_requested(now, report)
+        self._release_blocked(now, report)
         for _ in range(100_000):  # a bound, not a goal: each batch claims only due work
             claimed = self._claim(now)
             if not claimed:
@@ -334,6 +336,31 @@ class Dispatcher:
         )  # fmt: skip
         report.add("retrying" if moved else "lost_lease")
         return []
+
+    # -- releasing blocked messages -------------------------------------------------------
+
+    def _release_blocked(self, now: datetime, report: TickReport) -> None:
+        """Plan blocked messages whose awaited replies are in (or will never come)."""
+        until = self.config.window.latest(now)
+        with self.engine.begin() as connection:
+            blocked = outbox.blocked_due(connection, until=until, limit=10_000)
+            enrollment_ids = [b.enrollment_id for b in blocked]
+            steps = outbox.steps_of(connection, enrollment_ids)
+            replies = outbox.replies_of(connection, enrollment_ids)
+            for message in blocked:
+                loaded = self.library.pinned(
+                    message.sequence_digest, message.sequence_text, message.sequence_key
+                )
+                sequence = loaded.sequence
+                awaited = waits_for(sequence, sequence.step(message.step_id))
+                known = replies[message.enrollment_id]
+                rows = steps[message.enrollment_id]
+                if all(settled(sequence, x, rows.get(x), x in known, now) for x in awaited):
+                    outbox.move(
+                        connection, message.id, fence=None, source=S.BLOCKED,
+                        target=S.PLANNED, now=now, cause="replies_settled",
+                    )  # fmt: skip
+                    report.add("released")
 
     # -- canceling ------------------------------------------------------------------------
 

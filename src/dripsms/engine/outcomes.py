@@ -32,6 +32,8 @@ class TickReport:
     """Moved to the next allowed time (quiet hours)."""
     waiting: int = 0
     """Handed back to wait for a later pass."""
+    released: int = 0
+    """Blocked messages whose awaited replies came in (or never will): planned now."""
     lost_lease: int = 0
     """A result that arrived after another dispatcher took the message over."""
 

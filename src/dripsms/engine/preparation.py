@@ -113,3 +113,28 @@ def backoff(attempts: int, retry_after: float | None, jitter: float) -> timedelt
     base = min(600.0, 2.0 * 2 ** max(0, attempts - 1))
     delay = base * (0.5 + jitter / 2)
     return timedelta(seconds=max(delay, retry_after or 0.0))
+
+
+NEVER_SENT = frozenset(
+    {S.SKIPPED.value, S.EXPIRED.value, S.FAILED.value, S.CANCELED.value, S.SUPPRESSED.value,
+     S.UNDELIVERED.value}
+)  # fmt: skip
+
+
+def settled(
+    sequence: Sequence,
+    step_id: str,
+    row: tuple[str, datetime | None] | None,
+    replied: bool,
+    now: datetime,
+) -> bool:
+    """Whether step ``step_id``'s reply is known for good: given, or never coming."""
+    if replied or row is None:
+        return True
+    state, due_at = row
+    if state in NEVER_SENT:
+        return True
+    expect = sequence.step(step_id).expect_reply
+    if expect is None:
+        return True
+    return due_at is not None and now >= due_at + expect.window

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Engine, select, update
 
+from dripsms.core.phones import InvalidPhone, normalize_phone
 from dripsms.core.states import NOT_HANDED_OFF, MessageState
+from dripsms.errors import DripError
 from dripsms.store.events import event_row, record
 from dripsms.store.tables import contacts, enrollments, messages
 
@@ -115,3 +117,40 @@ def opt_out_contact(connection: Connection, contact_id: int, now: datetime, *, c
         end_enrollment(
             connection, enrollment_id, now, state="exited", cause=cause, messages_to=S.SUPPRESSED
         )
+
+
+def unenroll(
+    engine: Engine,
+    *,
+    now: datetime,
+    enrollment_id: int | None = None,
+    phone: str | None = None,
+    sequence: str | None = None,
+    default_region: str = "US",
+) -> list[int]:
+    """Cancel one enrollment, or every active one of a phone (optionally of one sequence).
+
+    Returns the ids ended. Raises :class:`DripError` when there is nothing to end.
+    """
+    e = enrollments.c
+    query = select(e.id).where(e.state == ACTIVE)
+    if enrollment_id is not None:
+        query = query.where(e.id == enrollment_id)
+    else:
+        try:
+            normalized = normalize_phone(phone or "", default_region)
+        except InvalidPhone as exc:
+            raise DripError(f"--{exc}") from None
+        query = query.join(contacts, contacts.c.id == e.contact_id).where(
+            contacts.c.phone == normalized
+        )
+        if sequence is not None:
+            query = query.where(e.sequence_key == sequence)
+    with engine.begin() as connection:
+        ids = list(connection.execute(query.order_by(e.id)).scalars())
+        if not ids:
+            what = f"enrollment {enrollment_id}" if enrollment_id is not None else "that phone"
+            raise DripError(f"no active enrollment for {what}")
+        for found in ids:
+            end_enrollment(connection, found, now, state="canceled", cause="unenroll")
+    return ids

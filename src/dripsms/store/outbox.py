@@ -269,3 +269,44 @@ def cancel_requests(connection: Connection, *, limit: int) -> list[tuple[int, st
         .limit(limit)
     )
     return [(row.id, row.sid, row.fence) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """A blocked message with a due time, and its enrollment's steps and replies."""
+
+    id: int
+    step_id: str
+    enrollment_id: int
+    sequence_key: str
+    sequence_digest: str
+    sequence_text: str
+
+
+def blocked_due(connection: Connection, *, until: datetime, limit: int) -> list[Blocked]:
+    """Blocked messages due by ``until``, earliest first."""
+    e, v = enrollments.c, sequence_versions.c
+    rows = connection.execute(
+        select(m.id, m.step_id, m.enrollment_id, v.key, v.digest, v.text)
+        .join(enrollments, e.id == m.enrollment_id)
+        .join(sequence_versions, v.id == e.sequence_version_id)
+        .where(m.state == S.BLOCKED.value, m.due_at.is_not(None), m.due_at <= until)
+        .order_by(m.due_at, m.id)
+        .limit(limit)
+    )
+    return [Blocked(*row) for row in rows]
+
+
+def steps_of(
+    connection: Connection, enrollment_ids: Iterable[int]
+) -> dict[int, dict[str, tuple[str, datetime | None]]]:
+    """enrollment → step → (state, due_at) for every message of these enrollments."""
+    ids = list(set(enrollment_ids))
+    found: dict[int, dict[str, tuple[str, datetime | None]]] = {i: {} for i in ids}
+    if ids:
+        rows = connection.execute(
+            select(m.enrollment_id, m.step_id, m.state, m.due_at).where(m.enrollment_id.in_(ids))
+        )
+        for row in rows:
+            found[row.enrollment_id][row.step_id] = (row.state, row.due_at)
+    return found

@@ -42,7 +42,7 @@ def _key(value: str) -> str:
 def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise ValueError(
             f"unknown time zone {value!r}; use an IANA name such as 'America/New_York'"
         ) from None

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from dripsms.core.sequence.checks import KEY, check_sequence
-from dripsms.core.sequence.messages import describe
+from dripsms.core.sequence.messages import describe, meant_field
 from dripsms.core.sequence.model import Sequence
 from dripsms.core.yaml_source import Locator, Mark, Path, YamlProblem, parse_yaml
 from dripsms.errors import Problem, SequenceError
@@ -95,6 +95,8 @@ def _validate(data: Any, locator: Locator, file: str) -> Sequence:
         for error in errors:
             if error["type"] == "too_short" and _has_inner(error, errors):
                 continue  # "needs at least one" is noise when its items have errors
+            if error["type"] == "missing" and _misspelt(error, errors):
+                continue  # "did you mean 'step'?" on the typo says it already
             mark, field = _locate(error, locator)
             problems.append(_problem(file, mark, field, describe(error)))
         raise SequenceError(_unique(problems)) from None
@@ -103,6 +105,17 @@ def _validate(data: Any, locator: Locator, file: str) -> Sequence:
 def _has_inner(error: ErrorDetails, errors: list[ErrorDetails]) -> bool:
     loc = tuple(error["loc"])
     return any(len(e["loc"]) > len(loc) and tuple(e["loc"][: len(loc)]) == loc for e in errors)
+
+
+def _misspelt(missing: ErrorDetails, errors: list[ErrorDetails]) -> bool:
+    """Whether a missing field is there, misspelt: an unknown sibling field is a typo of it."""
+    loc = tuple(missing["loc"])
+    return any(
+        e["type"] == "extra_forbidden"
+        and tuple(e["loc"])[:-1] == loc[:-1]
+        and meant_field(tuple(e["loc"])) == loc[-1]
+        for e in errors
+    )
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

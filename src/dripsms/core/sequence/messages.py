@@ -124,10 +124,17 @@ def _unknown_field(error: ErrorDetails) -> str:
         owners = [str(_tag_of(m)) for m in _REPLY_MODELS if name in _field_names(m)]
         if owners:
             return f"{name!r} only applies to replies of type {' or '.join(owners)}"
-    known = _field_names(model) if model is not None else []
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    close = meant_field(loc)
+    hint = f"; did you mean {close!r}?" if close else ""
     return f"unknown field {name!r}{hint}"
+
+
+def meant_field(loc: tuple[str | int, ...]) -> str | None:
+    """The field an unknown field at ``loc`` is most likely a typo of, if any is close."""
+    model = model_at(loc)
+    known = _field_names(model) if model is not None else []
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _not_a_mapping(error: ErrorDetails) -> str:
@@ -135,8 +142,12 @@ def _not_a_mapping(error: ErrorDetails) -> str:
         return f"a sequence file is a mapping of fields (key, name, steps, ...), not {_got(error)}"
     if tuple(error["loc"])[-1] == "expect_reply":
         return f"expected a mapping such as {{type: yes_no}}, got {_got(error)}"
-    hint = _MAPPING_HINTS.get(str(error.get("ctx", {}).get("class_name")), "")
+    hint = _MAPPING_HINTS.get(str(_ctx(error, "class_name")), "")
     return f"expected a mapping{hint or ' of fields'}, got {_got(error)}"
+
+
+def _ctx(error: ErrorDetails, name: str) -> Any:
+    return error.get("ctx", {}).get(name)
 
 
 def _got(error: ErrorDetails) -> str:
@@ -172,7 +183,7 @@ def _not_a_list(error: ErrorDetails) -> str:
 
 
 def _literal(error: ErrorDetails) -> str:
-    expected = str(error.get("ctx", {}).get("expected", ""))
+    expected = str(_ctx(error, "expected"))
     if expected == "True":
         return f"write the action as just 'exit' (got exit: {_got(error)})"
     return f"expected {expected}; got {_got(error)}"
@@ -187,12 +198,7 @@ def _enum(error: ErrorDetails) -> str:
 
 
 def _union_tag_invalid(error: ErrorDetails) -> str:
-    tag = error.get("ctx", {}).get("tag")
-    return f"unknown reply type {tag!r}; use one of {', '.join(REPLY_TYPES)}"
-
-
-def _ctx(error: ErrorDetails, name: str) -> Any:
-    return error.get("ctx", {}).get(name)
+    return f"unknown reply type {_ctx(error, 'tag')!r}; use one of {', '.join(REPLY_TYPES)}"
 
 
 _MESSAGES: dict[str, Callable[[ErrorDetails], str]] = {
@@ -233,4 +239,4 @@ def describe(error: ErrorDetails) -> str:
     return message
 
 
-__all__ = ["describe", "model_at", "shown"]
+__all__ = ["describe", "meant_field", "model_at", "shown"]

@@ -115,6 +115,16 @@ class SendWindow(Model):
 
     _ordered = field_validator("end")(_end_after_start)
 
+    @model_validator(mode="after")
+    def _start_before_default_end(self) -> SendWindow:
+        # A given 'end' is checked against 'start' by _ordered; the default one is not.
+        if "end" not in self.model_fields_set and self.start >= self.end:
+            raise ValueError(
+                f"'start' ({format_clock(self.start)}) must be earlier than 'end', which is "
+                f"{format_clock(self.end)} when not given; give an 'end' as well"
+            )
+        return self
+
     @field_validator("days")
     @classmethod
     def _open_some_day(cls, days: dict[Weekday, Hours | None]) -> dict[Weekday, Hours | None]:

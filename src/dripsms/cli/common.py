@@ -1,0 +1,67 @@
+"""What every command shares: settings, the clock, NAME=VALUE options, error types."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dripsms.clock import Clock, clock_from_environment
+from dripsms.errors import DripError
+from dripsms.settings import Settings
+
+if TYPE_CHECKING:
+    from dripsms.runtime import Runtime
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's ValidationError, a bad dripsms.toml
+        raise DripError(f"invalid settings: {exc}") from None
+
+
+def clock() -> Clock:
+    return clock_from_environment()
+
+
+def pairs(values: list[str], option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise DripError(f"{option} {item!r}: write NAME=VALUE")
+        pairs[name.strip()] = value
+    return pairs
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DripError(f"--tz: unknown time zone {name!r}; use an IANA name") from None
+
+
+def anchor(text: str | None) -> date | datetime | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise DripError(
+            f"--anchor: {text!r} is neither a date (YYYY-MM-DD) nor an ISO date-time"
+        ) from None
+
+
+def runtime(*, ready: bool = True) -> Runtime:
+    """The engine's parts; with ``ready``, refuse an unmigrated database."""
+    from dripsms.runtime import Runtime  # heavy (SQLAlchemy, the SDK): only when needed
+
+    built = Runtime(settings(), clock())
+    if ready:
+        built.ensure_ready()
+    return built

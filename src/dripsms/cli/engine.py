@@ -1,0 +1,191 @@
+"""Commands that run the engine: db upgrade, enroll, import, unenroll, tick, worker, run,
+timeline, stats."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dripsms.cli import common, render
+from dripsms.errors import DripError
+
+if TYPE_CHECKING:
+    from dripsms.runtime import Runtime
+
+JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+log = logging.getLogger("dripsms.worker")
+
+
+def db_upgrade() -> None:
+    """Create or migrate the database to the newest schema (DRIPSMS_DATABASE_URL)."""
+    from dripsms.store.database import current_revision, head_revision, upgrade
+
+    runtime = common.runtime(ready=False)
+    before = current_revision(runtime.engine)
+    upgrade(runtime.engine)
+    render.migrated(before, head_revision())
+
+
+def enroll(
+    sequence: Annotated[str, typer.Argument(help="The sequence's key.")],
+    phone: Annotated[str, typer.Option(help="The contact's phone (E.164 or national form).")],
+    tz: Annotated[str | None, typer.Option("--tz", help="The contact's IANA time zone.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="An attribute, NAME=VALUE (repeatable).")
+    ] = None,
+    anchor: Annotated[
+        str | None, typer.Option(help="The anchor (e.g. the surgery date, YYYY-MM-DD).")
+    ] = None,
+    external_id: Annotated[
+        str | None, typer.Option(help="Your id for this enrollment (a second surgery: a new id).")
+    ] = None,
+    as_json: JSON = False,
+) -> None:
+    """Enroll one contact in a sequence and plan every message."""
+    from dripsms.core.planning import EnrollmentRequest
+
+    runtime = common.runtime()
+    request = EnrollmentRequest(
+        sequence=sequence, phone=phone, timezone=tz,
+        attributes=common.pairs(set_ or [], "--set"), anchor=anchor, external_id=external_id,
+    )  # fmt: skip
+    enrolled = runtime.enroller.enroll(request, now=runtime.clock())
+    render.enrolled(enrolled, as_json=as_json)
+
+
+def import_(
+    sequence: Annotated[str, typer.Argument(help="The sequence's key.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: a 'phone' column, optional 'timezone', "
+            "'anchor', 'external_id', and attribute columns."
+        ),
+    ],
+    as_json: JSON = False,
+) -> None:
+    """Enroll every row of a CSV file; report each bad row with its line and reason."""
+    from dripsms.engine.importing import import_csv
+
+    runtime = common.runtime()
+    total = render.count_lines(file)
+    with render.progress(total, enabled=not as_json) as advance:
+        report = import_csv(runtime.enroller, sequence, file, now=runtime.clock(), progress=advance)
+    render.imported(report, as_json=as_json)
+    if report.refused:
+        raise typer.Exit(1)
+
+
+def unenroll(
+    enrollment_id: Annotated[int | None, typer.Argument(help="The enrollment's id.")] = None,
+    phone: Annotated[
+        str | None, typer.Option(help="Every active enrollment of this phone.")
+    ] = None,
+    sequence: Annotated[str | None, typer.Option(help="With --phone: only this sequence.")] = None,
+    as_json: JSON = False,
+) -> None:
+    """End enrollments: cancel what is not sent yet, at Twilio too (on the next tick)."""
+    from dripsms.engine.stopping import unenroll as end
+
+    if (enrollment_id is None) == (phone is None):
+        raise DripError("give an ENROLLMENT_ID or --phone, not both")
+    runtime = common.runtime()
+    ended = end(
+        runtime.engine, now=runtime.clock(), enrollment_id=enrollment_id, phone=phone,
+        sequence=sequence, default_region=runtime.settings.default_region,
+    )  # fmt: skip
+    render.unenrolled(ended, as_json=as_json)
+
+
+def tick(as_json: JSON = False) -> None:
+    """One dispatcher pass: hand off what is due, retry, reconcile, cancel; then exit."""
+    runtime = common.runtime()
+    dispatcher = runtime.dispatcher()
+    try:
+        report = dispatcher.tick(runtime.clock())
+    finally:
+        dispatcher.close()
+    render.tick_report(report, as_json=as_json)
+
+
+def _loop(runtime: Runtime, stop: threading.Event) -> None:
+    dispatcher = runtime.dispatcher()
+    try:
+        while not stop.is_set():
+            report = dispatcher.tick(runtime.clock())
+            if report.handed_off or report.failed or report.canceled:
+                log.info("tick", extra={"action": "tick", **report.as_json()})
+            stop.wait(runtime.settings.poll_interval)
+    finally:
+        dispatcher.close()  # calls in flight finish before the process exits
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, _: object) -> None:
+        render.stopping(signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def worker() -> None:
+    """Run the dispatcher until SIGTERM or SIGINT (in-flight calls finish first)."""
+    runtime = common.runtime()
+    render.starting("worker", runtime)
+    _loop(runtime, _stop_on_signals())
+
+
+def run() -> None:
+    """The dispatcher with the built-in sandbox when no Twilio credentials are set."""
+    from dripsms.runtime import Runtime
+    from dripsms.sandbox import Sandbox, SandboxServer
+
+    settings = common.settings()
+    if not settings.uses_sandbox:
+        worker()
+        return
+    with SandboxServer(Sandbox(), follow_real_time=True) as server:
+        runtime = Runtime(settings, common.clock(), sandbox_url=server.base_url)
+        runtime.ensure_ready()
+        render.starting("run", runtime)
+        _loop(runtime, _stop_on_signals())
+
+
+def timeline(
+    phone: Annotated[str, typer.Option(help="The contact's phone.")],
+    as_json: JSON = False,
+) -> None:
+    """Every message of a contact: step, due (local and UTC), state, SID, error."""
+    from dripsms.core.phones import InvalidPhone, normalize_phone
+    from dripsms.store.views import timeline as rows_of
+
+    runtime = common.runtime()
+    try:
+        normalized = normalize_phone(phone, runtime.settings.default_region)
+    except InvalidPhone as exc:
+        raise DripError(f"--{exc}") from None
+    with runtime.engine.connect() as connection:
+        rows = rows_of(connection, normalized)
+    render.timeline(normalized, rows, as_json=as_json)
+
+
+def stats(
+    sequence: Annotated[str | None, typer.Argument(help="Only this sequence.")] = None,
+    as_json: JSON = False,
+) -> None:
+    """Counts of messages per sequence, step and state."""
+    from dripsms.store.views import stats as counts
+
+    runtime = common.runtime()
+    with runtime.engine.connect() as connection:
+        rows = counts(connection, sequence)
+    render.stats(rows, as_json=as_json)

@@ -1,0 +1,337 @@
+"""The sandbox's state: accounts, messages, its own clock and the lifecycle, thread-safe.
+
+The clock stands still unless moved (:meth:`Sandbox.set_now`, :meth:`Sandbox.advance`,
+or a server that follows real time). Every move, and :meth:`Sandbox.process`, releases
+the messages that are due: scheduled ones whose ``SendAt`` has come, and immediate ones
+(due when created). So a create answers with the initial status and a fetch keeps
+showing it until the clock moves or ``process()`` runs: deterministic, for tests. A
+released message takes its whole path (see :mod:`dripsms.sandbox.lifecycle`) at once,
+dated at its due time, and each status change is a status callback.
+"""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+from dripsms.clock import system_clock
+from dripsms.core.segments import count_segments
+from dripsms.sandbox.callbacks import (
+    CallbackDispatcher,
+    CallbackSink,
+    StatusCallback,
+    status_callback,
+)
+from dripsms.sandbox.errors import ApiError, not_found
+from dripsms.sandbox.faults import FaultConfig, Faults
+from dripsms.sandbox.ids import (
+    SANDBOX_ACCOUNT_SID,
+    SANDBOX_API_KEY_SECRET,
+    SANDBOX_API_KEY_SID,
+    SANDBOX_AUTH_TOKEN,
+    SANDBOX_FROM_NUMBER,
+    is_sid,
+    new_sid,
+)
+from dripsms.sandbox.lifecycle import WAITING, Status, release_path
+from dripsms.sandbox.listing import MessageQuery, newest_first
+from dripsms.sandbox.message import Message
+from dripsms.sandbox.recipients import Recipients
+from dripsms.sandbox.rules import CreateRequest, SchedulingWindow, plan_create
+from dripsms.sandbox.wire import message_path
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account: its SID and the auth token that authenticates it and signs its callbacks."""
+
+    sid: str
+    auth_token: str = field(repr=False)
+
+
+class Sandbox:
+    """A Twilio Messages API in memory. Every public method is safe to call from any thread.
+
+    ``now`` starts the sandbox clock (default: the machine's clock); ``window`` sets the
+    scheduling rules; ``seed`` makes SIDs reproducible; ``callback_sink`` replaces the
+    HTTP delivery of status callbacks. The method ``now`` is a :data:`dripsms.clock.Clock`:
+    hand ``sandbox.now`` to code that should share the sandbox's time.
+    """
+
+    def __init__(
+        self,
+        *,
+        now: datetime | None = None,
+        window: SchedulingWindow | None = None,
+        seed: int = 0,
+        faults: FaultConfig | None = None,
+        callback_sink: CallbackSink | None = None,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._now = _utc(now or system_clock())
+        self.window = window or SchedulingWindow()
+        self.faults = Faults(faults)
+        self._rng = random.Random(seed)
+        self._sequence = itertools.count()
+        self._sink: CallbackSink = callback_sink or CallbackDispatcher()
+        self._accounts: dict[str, Account] = {}
+        self._api_keys: dict[str, tuple[str, str]] = {}
+        self._senders: dict[str, str] = {}
+        self._messages: dict[str, Message] = {}
+        self._creates: Counter[tuple[str, str]] = Counter()
+        self._callbacks: list[StatusCallback] = []
+        self._recipients = Recipients()
+        self.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+        self.add_api_key(SANDBOX_ACCOUNT_SID, SANDBOX_API_KEY_SID, SANDBOX_API_KEY_SECRET)
+
+    # -- accounts and senders ---------------------------------------------------------
+
+    def add_account(self, sid: str | None = None, auth_token: str | None = None) -> Account:
+        """Add (or replace) an account; SID and token are generated when not given."""
+        with self._lock:
+            account = Account(sid or new_sid("AC", self._rng), auth_token or new_sid("", self._rng))
+            if not is_sid("AC", account.sid):
+                raise ValueError(f"{account.sid!r} is not an account SID (AC + 32 hex)")
+            self._accounts[account.sid] = account
+            return account
+
+    def add_api_key(
+        self, account_sid: str, key_sid: str | None = None, secret: str | None = None
+    ) -> tuple[str, str]:
+        """Give ``account_sid`` an API key; returns ``(key_sid, secret)``."""
+        with self._lock:
+            self._account(account_sid)
+            key = (key_sid or new_sid("SK", self._rng), secret or new_sid("", self._rng))
+            self._api_keys[key[0]] = (key[1], account_sid)
+            return key
+
+    def authenticate(self, username: str, password: str) -> Account | None:
+        """The account that HTTP Basic credentials (account SID + token, or API key) open."""
+        with self._lock:
+            account = self._accounts.get(username)
+            if account is not None:
+                return account if _same(password, account.auth_token) else None
+            secret, account_sid = self._api_keys.get(username, ("", ""))
+            if secret and _same(password, secret):
+                return self._accounts.get(account_sid)
+            return None
+
+    def set_sender(self, messaging_service_sid: str, from_number: str) -> None:
+        """The number a Messaging Service sends from (default :data:`SANDBOX_FROM_NUMBER`)."""
+        with self._lock:
+            self._senders[messaging_service_sid] = from_number
+
+    # -- recipients ----------------------------------------------------------------------
+
+    def opt_out(self, number: str) -> None:
+        """``number`` replied STOP: creates to it get 21610, and due messages to it fail."""
+        with self._lock:
+            self._recipients.opted_out.add(number)
+
+    def opt_in(self, number: str) -> None:
+        """``number`` replied START."""
+        with self._lock:
+            self._recipients.opted_out.discard(number)
+
+    def add_landline(self, number: str) -> None:
+        """``number`` is a landline: creates to it get 21614."""
+        with self._lock:
+            self._recipients.landlines.add(number)
+
+    def mark_undeliverable(
+        self, number: str, error_code: int = 30003, status: Status = Status.UNDELIVERED
+    ) -> None:
+        """Messages released to ``number`` end ``status`` (undelivered, failed) with the code."""
+        with self._lock:
+            self._recipients.mark_undeliverable(number, error_code, status)
+
+    # -- the clock -------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The sandbox's current instant (aware UTC); a :data:`dripsms.clock.Clock`."""
+        with self._lock:
+            return self._now
+
+    def set_now(self, instant: datetime) -> datetime:
+        """Move the clock to ``instant`` and release what is due; returns the new now."""
+        with self._lock:
+            self._now = _utc(instant)
+        self.process()
+        return self.now()
+
+    def advance(self, seconds: float | timedelta) -> datetime:
+        """Move the clock forward and release what is due; returns the new now."""
+        step = seconds if isinstance(seconds, timedelta) else timedelta(seconds=seconds)
+        if step < timedelta(0):
+            raise ValueError("the sandbox clock only moves forward; use set_now to go back")
+        with self._lock:
+            self._now += step
+        self.process()
+        return self.now()
+
+    def process(self) -> int:
+        """Release every message due at the current now; returns how many were released."""
+        with self._lock:
+            released, callbacks = self._release_due()
+        self._sink.deliver(callbacks)
+        return released
+
+    # -- messages ------------------------------------------------------------------------
+
+    def create_message(self, account_sid: str, request: CreateRequest) -> Message:
+        """Check and create a message (raises :class:`ApiError` as Twilio would)."""
+        with self._lock:
+            self._account(account_sid)
+            plan = plan_create(request, now=self._now, window=self.window)
+            self._recipients.refuse(request.to)
+            sender = plan.from_number
+            if sender is None:
+                assert plan.messaging_service_sid is not None
+                sender = self._senders.get(plan.messaging_service_sid, SANDBOX_FROM_NUMBER)
+            message = Message(
+                sid=new_sid("MM" if request.media_urls else "SM", self._rng),
+                account_sid=account_sid,
+                to=request.to,
+                from_=sender,
+                messaging_service_sid=plan.messaging_service_sid,
+                body=request.body,
+                media_urls=request.media_urls,
+                num_segments=max(count_segments(request.body).segments, 1),
+                status=plan.status,
+                date_created=self._now,
+                date_updated=self._now,
+                sequence=next(self._sequence),
+                send_at=plan.send_at,
+                status_callback=request.status_callback or None,
+                validity_period=plan.validity_period,
+            )
+            self._messages[message.sid] = message
+            self._creates[(message.to, message.body)] += 1
+            return message
+
+    def fetch_message(self, account_sid: str, sid: str) -> Message:
+        """One message of the account (20404 when it has no such message)."""
+        with self._lock:
+            message = self._messages.get(sid)
+            if message is None or message.account_sid != account_sid:
+                raise not_found(message_path(account_sid, sid))
+            return message
+
+    def cancel_message(self, account_sid: str, sid: str) -> Message:
+        """Cancel a scheduled message (30409 once it is anything but ``scheduled``)."""
+        with self._lock:
+            message = self.fetch_message(account_sid, sid)
+            if message.status is not Status.SCHEDULED:
+                raise ApiError(30409, "This message cannot be canceled")
+            message = message.evolve(status=Status.CANCELED, date_updated=self._now)
+            self._messages[sid] = message
+            callbacks = self._callbacks_for([message])
+        self._sink.deliver(callbacks)
+        return message
+
+    def list_messages(self, account_sid: str, query: MessageQuery | None = None) -> list[Message]:
+        """The account's messages matching ``query``, newest first."""
+        query = query or MessageQuery()
+        with self._lock:
+            mine = [m for m in self._messages.values() if m.account_sid == account_sid]
+        return newest_first([m for m in mine if query.matches(m)])
+
+    def messages(self) -> list[Message]:
+        """Every message of every account, canceled ones included, in creation order."""
+        with self._lock:
+            return sorted(self._messages.values(), key=lambda m: m.sequence)
+
+    @property
+    def creates(self) -> int:
+        """How many creates the sandbox processed (each made one message)."""
+        with self._lock:
+            return sum(self._creates.values())
+
+    def creates_by_recipient(self) -> dict[tuple[str, str], int]:
+        """Processed creates per ``(to, body)``: more than 1 is a duplicate send."""
+        with self._lock:
+            return dict(self._creates)
+
+    @property
+    def callbacks(self) -> list[StatusCallback]:
+        """Every status callback handed to delivery, in order (before any reordering fault)."""
+        with self._lock:
+            return list(self._callbacks)
+
+    def reset(self) -> None:
+        """Forget messages, counts, callbacks, recipients and faults; keep accounts and clock."""
+        with self._lock:
+            self._messages.clear()
+            self._creates.clear()
+            self._callbacks.clear()
+            self._recipients = Recipients()
+            self.faults.configure(FaultConfig())
+
+    def close(self) -> None:
+        """Deliver the pending status callbacks and stop the delivery worker."""
+        self._sink.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- inside the lock ---------------------------------------------------------------------
+
+    def _account(self, sid: str) -> Account:
+        account = self._accounts.get(sid)
+        if account is None:
+            raise ValueError(f"no account {sid} in this sandbox")
+        return account
+
+    def _release_due(self) -> tuple[int, list[StatusCallback]]:
+        due = sorted(
+            (m for m in self._messages.values() if m.status in WAITING and m.due_at <= self._now),
+            key=lambda m: (m.due_at, m.sequence),
+        )
+        changes: list[Message] = []
+        for message in due:
+            outcome = self._recipients.outcome(message.to)
+            at = message.due_at
+            for status in release_path(message.status, outcome):
+                message = message.evolve(status=status, date_updated=at)
+                if status is Status.SENT:
+                    message = message.evolve(date_sent=at)
+                if status is outcome.status:
+                    message = message.evolve(
+                        error_code=outcome.error_code, error_message=outcome.error_message
+                    )
+                changes.append(message)
+            self._messages[message.sid] = message
+        return len(due), self._callbacks_for(changes)
+
+    def _callbacks_for(self, changes: list[Message]) -> list[StatusCallback]:
+        callbacks: list[StatusCallback] = []
+        for message in changes:
+            callback = status_callback(message, self._accounts[message.account_sid].auth_token)
+            if callback is not None:
+                self._callbacks.append(callback)
+                callbacks.extend([callback] * self.faults.callback_copies())
+        return self.faults.callback_order(callbacks)
+
+
+def _utc(instant: datetime) -> datetime:
+    if instant.tzinfo is None:
+        raise ValueError(f"{instant!r} has no time zone; the sandbox clock needs an aware instant")
+    return instant.astimezone(UTC)
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from dripsms.testing import SandboxWorld, sandbox_world
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def url_of(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def world(engine: Engine) -> Iterator[SandboxWorld]:
+    with sandbox_world(
+        url_of(engine), REPO / "sequences", T0, public_url="http://127.0.0.1:9", rate_limit=10_000
+    ) as world:
+        yield world
