@@ -35,6 +35,13 @@ app.command("sandbox")(sandbox.sandbox)
 db = typer.Typer(name="db", help="The database: migrations.", no_args_is_help=True)
 db.command("upgrade")(engine.db_upgrade)
 app.add_typer(db)
+sequences_group = typer.Typer(
+    name="sequences", help="Sequence versions: list them, migrate enrollments.",
+    no_args_is_help=True,
+)  # fmt: skip
+sequences_group.command("list")(engine.sequences_list)
+sequences_group.command("migrate")(engine.sequences_migrate)
+app.add_typer(sequences_group)
 
 
 def _version(value: bool) -> None:

@@ -189,3 +189,27 @@ def stats(
     with runtime.engine.connect() as connection:
         rows = counts(connection, sequence)
     render.stats(rows, as_json=as_json)
+
+
+def sequences_migrate(
+    sequence: Annotated[str, typer.Argument(help="The sequence's key.")],
+    as_json: JSON = False,
+) -> None:
+    """Move running enrollments to the file's current version (re-plans only what is not
+    handed off yet)."""
+    from dripsms.engine.replanning import migrate_sequence
+
+    runtime = common.runtime()
+    report = migrate_sequence(runtime.engine, runtime.library, sequence, now=runtime.clock())
+    render.migration(sequence, report, as_json=as_json)
+
+
+def sequences_list(as_json: JSON = False) -> None:
+    """The sequences in the folder, their current version, and the versions in use."""
+    from dripsms.store.views import versions_in_use
+
+    runtime = common.runtime()
+    with runtime.engine.connect() as connection:
+        in_use = versions_in_use(connection)
+    current = {key: runtime.library.current(key) for key in runtime.library.sequence_keys()}
+    render.sequence_list(current, in_use, as_json=as_json)

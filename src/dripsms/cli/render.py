@@ -284,3 +284,45 @@ def sandbox_ready(url: str) -> None:
     """The sandbox listens."""
     err.print(f"dripsms sandbox listening at {url}")
     err.print(f"point dripsms at it with DRIPSMS_TWILIO_API_BASE={url}; Ctrl-C stops")
+
+
+def migration(key: str, report: Any, *, as_json: bool) -> None:
+    """What ``sequences migrate`` did."""
+    if as_json:
+        print_json(report.as_json())
+        return
+    out.print(
+        f"{key} @ {report.version}: {report.enrollments} enrollment(s) migrated; "
+        f"{report.replanned} message(s) re-planned, {report.added} added, "
+        f"{report.removed} canceled (their step left the sequence)"
+    )
+    for enrollment_id, reason in report.refused:
+        out.print(f"enrollment {enrollment_id} kept its version: {reason}", markup=False)
+
+
+def sequence_list(current: dict[str, Any], in_use: Sequence[Any], *, as_json: bool) -> None:
+    """Sequences, their current version, and the versions running."""
+    if as_json:
+        print_json(
+            {
+                "sequences": [
+                    {"key": k, "name": v.sequence.name, "version": v.version, "file": v.file}
+                    for k, v in current.items()
+                ],
+                "in_use": [
+                    {"key": k, "version": d[:12], "active_enrollments": n} for k, d, n in in_use
+                ],
+            }
+        )
+        return
+    table = Table(show_edge=False)
+    for column in ("sequence", "name", "current", "running versions (active enrollments)"):
+        table.add_column(column)
+    for key, loaded in current.items():
+        running = ", ".join(
+            f"{d[:12]}{' (current)' if d == loaded.digest else ''}: {n}"
+            for k, d, n in in_use
+            if k == key
+        )
+        table.add_row(key, loaded.sequence.name, loaded.version, running or "—")
+    out.print(table)

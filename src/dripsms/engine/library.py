@@ -34,7 +34,7 @@ class SequenceLibrary:
         for loaded in self._current.values():
             self._by_digest[loaded.digest] = loaded
 
-    def keys(self) -> list[str]:
+    def sequence_keys(self) -> list[str]:
         """Keys of the valid sequences, sorted."""
         return sorted(self._current)
 
@@ -45,7 +45,7 @@ class SequenceLibrary:
         if key in self._broken:
             first = self._broken[key][0]
             raise UnknownSequence(f"sequence {key!r} has errors ({first}); run `dripsms validate`")
-        known = ", ".join(self.keys()) or f"none in {self.directory}"
+        known = ", ".join(self.sequence_keys()) or f"none in {self.directory}"
         raise UnknownSequence(f"unknown sequence {key!r} (known: {known})")
 
     def pinned(self, digest: str, text: str, key: str) -> LoadedSequence:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from dripsms.store.tables import contacts, enrollments, messages
+from dripsms.store.tables import contacts, enrollments, messages, sequence_versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +62,16 @@ def stats(connection: Connection, sequence: str | None = None) -> list[tuple[str
     if sequence is not None:
         query = query.where(e.sequence_key == sequence)
     return [(row[0], row[1], row[2], int(row[3])) for row in connection.execute(query)]
+
+
+def versions_in_use(connection: Connection) -> list[tuple[str, str, int]]:
+    """(sequence key, version digest, active enrollments) for every version in use."""
+    e, v = enrollments.c, sequence_versions.c
+    query = (
+        select(v.key, v.digest, func.count(e.id))
+        .join(enrollments, e.sequence_version_id == v.id)
+        .where(e.state == "active")
+        .group_by(v.key, v.digest)
+        .order_by(v.key, v.digest)
+    )
+    return [(row[0], row[1], int(row[2])) for row in connection.execute(query)]
