@@ -116,6 +116,7 @@ class Runtime:
             scheduled_budget=s.scheduled_budget,
             batch_size=s.batch_size,
             lease=s.lease,
+            reconcile_after=s.reconcile_after,
             max_attempts=s.max_attempts,
             concurrency=s.concurrency,
             rate_limit=s.rate_limit,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,14 @@ from pydantic_settings import (
 from dripsms.core.durations import parse_duration
 
 CONFIG_FILE = "dripsms.toml"
+
+
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str | int) else value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+"""A duration setting, written like a sequence file's (``15m``, ``7d``, ``PT15M``)."""
 
 
 def _twilio(name: str) -> AliasChoices:
@@ -76,14 +84,14 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000",
         description="The URL Twilio reaches dripsms at (status callbacks, webhooks).",
     )
-    min_lead: timedelta = Field(
+    min_lead: Duration = Field(
         timedelta(minutes=15),
         description="Twilio's minimum SendAt lead; sooner messages are sent at once.",
     )
-    horizon: timedelta = Field(
+    horizon: Duration = Field(
         timedelta(days=7), description="Twilio's maximum SendAt horizon; later ones wait here."
     )
-    window_margin: timedelta = Field(
+    window_margin: Duration = Field(
         timedelta(minutes=2),
         description="Safety margin inside both window bounds for a request in flight.",
     )
@@ -100,19 +108,18 @@ class Settings(BaseSettings):
     max_attempts: int = Field(
         8, ge=1, description="Tries for a transient failure before a message is failed."
     )
-    lease: timedelta = Field(
+    lease: Duration = Field(
         timedelta(minutes=2),
         description="How long a dispatcher owns a claimed message before another may take it.",
+    )
+    reconcile_after: Duration = Field(
+        timedelta(seconds=30),
+        description="Wait before looking again at Twilio for a create whose answer was lost.",
     )
     poll_interval: float = Field(
         5.0, gt=0, description="Seconds between dispatcher passes in `dripsms worker`."
     )
     batch_size: int = Field(200, ge=1, description="Messages claimed per dispatcher batch.")
-
-    @field_validator("min_lead", "horizon", "window_margin", "lease", mode="before")
-    @classmethod
-    def _durations(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str | int) else value
 
     @property
     def uses_sandbox(self) -> bool:
