@@ -99,6 +99,14 @@ class Runtime:
         return s.twilio_account_sid or ""
 
     @property
+    def webhook_auth_token(self) -> str:
+        """The auth token Twilio signs webhooks with (the sandbox's without credentials)."""
+        s = self.settings
+        if s.uses_sandbox:
+            return SANDBOX_AUTH_TOKEN
+        return s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else ""
+
+    @property
     def messaging_service_sid(self) -> str | None:
         """The Messaging Service to send through."""
         if self.settings.messaging_service_sid:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,7 +41,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="DRIPSMS_", toml_file=CONFIG_FILE, extra="forbid", frozen=True,
-        populate_by_name=True,
+        populate_by_name=True, enable_decoding=False,
     )  # fmt: skip
 
     sequences_dir: Path = Field(
@@ -120,6 +120,47 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds between dispatcher passes in `dripsms worker`."
     )
     batch_size: int = Field(200, ge=1, description="Messages claimed per dispatcher batch.")
+    api_tokens: list[SecretStr] = Field(
+        default_factory=list,
+        description="Bearer tokens (or Basic passwords) the /v1 API accepts, comma-separated.",
+    )
+    advanced_opt_out: bool = Field(
+        True,
+        description="Twilio's Advanced Opt-Out answers STOP, START and HELP; false: dripsms does.",
+    )
+    help_text: str = Field(
+        "Reply STOP to stop these messages. For help, call your care team.",
+        description="The answer to HELP or INFO when dripsms answers it.",
+    )
+    opt_out_text: str = Field(
+        "You will get no more messages from us. Reply START to resubscribe.",
+        description="The confirmation of STOP when dripsms answers it.",
+    )
+    opt_in_text: str = Field(
+        "You are subscribed again. Reply STOP to stop.",
+        description="The confirmation of START when dripsms answers it.",
+    )
+    free_text_opt_out: bool = Field(
+        False,
+        description="Treat replies like 'please stop texting me' as STOP (else flag for review).",
+    )
+    max_reprompts: int = Field(
+        2, ge=0, description="Reprompts for an answer that cannot be read before giving up."
+    )
+    unmatched_reply: str | None = Field(
+        None, description="An answer to texts that match no open question (none: no answer)."
+    )
+    notify_secret: SecretStr | None = Field(
+        None,
+        description="Key for the HMAC-SHA256 signature of notify webhooks (default: auth token).",
+    )
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [token.strip() for token in value.split(",") if token.strip()]
+        return value
 
     @property
     def uses_sandbox(self) -> bool:

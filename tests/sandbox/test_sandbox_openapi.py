@@ -94,11 +94,16 @@ def raw_messages(server: SandboxServer, sandbox: Sandbox) -> list[dict[str, Any]
     created = [session.post(f"{base}/Messages.json", data=form, timeout=5) for form in forms]
     assert [answer.status_code for answer in created] == [201] * len(forms)
     session.post(f"{base}/Messages/{created[3].json()['sid']}.json", data={"Status": "canceled"})
+    # An inbound message ("received") and Twilio's answer to HELP ("outbound-reply").
+    inbound = sandbox.receive("+15551230015", "HELP")
+    sids = [answer.json()["sid"] for answer in created] + [inbound.sid]
+    sids += [m.sid for m in sandbox.messages() if m.direction == "outbound-reply"]
     sandbox.process()
     snapshots = [answer.json() for answer in created]  # as created: queued, accepted, ...
-    for answer in created:
-        snapshots.append(session.get(f"{base}/Messages/{answer.json()['sid']}.json").json())
+    for sid in sids:
+        snapshots.append(session.get(f"{base}/Messages/{sid}.json").json())
     session.close()
+    assert {s["direction"] for s in snapshots} == {"outbound-api", "inbound", "outbound-reply"}
     # "sent" is passed through within one release: only status callbacks report it.
     assert {s["status"] for s in snapshots} == {status.value for status in Status} - {"sent"}
     assert sandbox.now() == START

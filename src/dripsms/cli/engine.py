@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -144,20 +145,38 @@ def worker() -> None:
     _loop(runtime, _stop_on_signals())
 
 
-def run() -> None:
-    """The dispatcher with the built-in sandbox when no Twilio credentials are set."""
+def run(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """The server and the dispatcher in one process; the built-in sandbox (with its phone
+    simulator) when no Twilio credentials are set."""
+    import uvicorn
+
     from dripsms.runtime import Runtime
-    from dripsms.sandbox import Sandbox, SandboxServer
+    from dripsms.sandbox import SANDBOX_MESSAGING_SERVICE_SID, Sandbox, SandboxServer
+    from dripsms.web.app import create_app
 
     settings = common.settings()
-    if not settings.uses_sandbox:
-        worker()
-        return
-    with SandboxServer(Sandbox(), follow_real_time=True) as server:
-        runtime = Runtime(settings, common.clock(), sandbox_url=server.base_url)
+    with ExitStack() as stack:
+        sandbox_url = None
+        if settings.uses_sandbox:
+            server = stack.enter_context(SandboxServer(Sandbox(), follow_real_time=True))
+            server.sandbox.set_inbound_url(
+                SANDBOX_MESSAGING_SERVICE_SID, f"{settings.public_url.rstrip('/')}/twilio/inbound"
+            )
+            sandbox_url = server.base_url
+        runtime = Runtime(settings, common.clock(), sandbox_url=sandbox_url)
         runtime.ensure_ready()
         render.starting("run", runtime)
-        _loop(runtime, _stop_on_signals())
+        stop = threading.Event()
+        worker = threading.Thread(target=_loop, args=(runtime, stop), name="dripsms-worker")
+        worker.start()
+        try:
+            uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+        finally:
+            stop.set()  # the dispatcher finishes its calls in flight, then stops
+            worker.join()
 
 
 def timeline(
@@ -213,3 +232,17 @@ def sequences_list(as_json: JSON = False) -> None:
         in_use = versions_in_use(connection)
     current = {key: runtime.library.current(key) for key in runtime.library.sequence_keys()}
     render.sequence_list(current, in_use, as_json=as_json)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """The HTTP server: /v1 API, Twilio webhooks, /healthz, /metrics, /docs."""
+    import uvicorn
+
+    from dripsms.web.app import create_app
+
+    runtime = common.runtime()
+    render.starting("serve", runtime)
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")

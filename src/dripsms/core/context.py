@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dripsms.core.attributes import SAMPLES, AttributeType
+from dripsms.core.attributes import SAMPLES, AttributeType, coerce
 from dripsms.core.sequence.model import (
     ChoiceReply,
     IntegerReply,
@@ -91,3 +91,16 @@ def sample_replies(sequence: Sequence, *, high: bool) -> dict[str, Any]:
         for s in sequence.steps
         if s.expect_reply is not None
     }
+
+
+def typed_attributes(sequence: Sequence, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored (JSON) attribute values typed by the sequence's declarations; unknown names are
+    dropped and a value that no longer fits its type is kept as it is."""
+    typed: dict[str, Any] = {}
+    for name, declared in sequence.attributes.items():
+        if raw.get(name) is not None:
+            try:
+                typed[name] = coerce(declared.type, raw[name], declared.values)
+            except ValueError:
+                typed[name] = raw[name]
+    return typed

@@ -7,7 +7,11 @@ The official ``twilio`` SDK talks to it over real HTTP::
         client.api.base_url = server.base_url
         client.messages.create(to="+15551234567", messaging_service_sid=..., body="Hi")
 
-See ``docs/sandbox.md`` for what it emulates, its clock, faults and admin routes.
+    sandbox.set_inbound_url(SANDBOX_MESSAGING_SERVICE_SID, "http://127.0.0.1:8000/twilio/inbound")
+    sandbox.receive("+15551234567", "8")   # the phone replies: a signed inbound webhook
+
+See ``docs/sandbox.md`` for what it emulates, its clock, faults, inbound messages, the
+phone simulator and the admin routes.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from dripsms.sandbox.ids import (
     SANDBOX_FROM_NUMBER,
     SANDBOX_MESSAGING_SERVICE_SID,
 )
+from dripsms.sandbox.inbound import InboundDelivery, InboundWebhook
 from dripsms.sandbox.lifecycle import Status
-from dripsms.sandbox.message import Message
+from dripsms.sandbox.message import Direction, Message
+from dripsms.sandbox.optout import OptOutType
 from dripsms.sandbox.rules import SchedulingWindow
 from dripsms.sandbox.state import Account, Sandbox
 
@@ -65,10 +71,14 @@ __all__ = [
     "CallKind",
     "CallbackDispatcher",
     "CallbackFaults",
+    "Direction",
     "Fault",
     "FaultConfig",
     "FaultRule",
+    "InboundDelivery",
+    "InboundWebhook",
     "Message",
+    "OptOutType",
     "Sandbox",
     "SandboxServer",
     "SchedulingWindow",

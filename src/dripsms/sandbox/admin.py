@@ -39,6 +39,12 @@ class Number(BaseModel):
     number: str
 
 
+class OptOut(Number):
+    """A number opting out or in: of one Messaging Service, or (``null``) of every sender."""
+
+    messaging_service_sid: str | None = None
+
+
 class Undeliverable(Number):
     """A number whose messages end undelivered or failed with ``error_code``."""
 
@@ -102,14 +108,14 @@ def admin_routes(sandbox: Sandbox) -> APIRouter:
         return clock()
 
     @router.post("/opt-out")
-    def opt_out(body: Number) -> dict[str, Any]:
-        sandbox.opt_out(body.number)
-        return {"number": body.number, "opted_out": True}
+    def opt_out(body: OptOut) -> dict[str, Any]:
+        sandbox.opt_out(body.number, body.messaging_service_sid)
+        return {"number": body.number, "opted_out_of": sandbox.opted_out_of(body.number)}
 
     @router.post("/opt-in")
-    def opt_in(body: Number) -> dict[str, Any]:
-        sandbox.opt_in(body.number)
-        return {"number": body.number, "opted_out": False}
+    def opt_in(body: OptOut) -> dict[str, Any]:
+        sandbox.opt_in(body.number, body.messaging_service_sid)
+        return {"number": body.number, "opted_out_of": sandbox.opted_out_of(body.number)}
 
     @router.post("/landline")
     def landline(body: Number) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The sandbox's ASGI app: Twilio's Messages API plus the ``/_sandbox/`` admin routes."""
+"""The sandbox's ASGI app: Twilio's Messages API, the ``/_sandbox/`` admin and phone routes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dripsms.sandbox.admin import admin_routes
 from dripsms.sandbox.api import error_response, twilio_routes
 from dripsms.sandbox.errors import ApiError, not_found
+from dripsms.sandbox.phone_routes import phone_routes
 from dripsms.sandbox.state import Sandbox
 
 
@@ -19,6 +20,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     app.state.sandbox = sandbox
     app.include_router(twilio_routes(sandbox))
     app.include_router(admin_routes(sandbox))
+    app.include_router(phone_routes(sandbox))
 
     @app.exception_handler(ApiError)
     async def twilio_error(request: Request, exc: ApiError) -> Response:

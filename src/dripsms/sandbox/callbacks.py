@@ -7,7 +7,6 @@ retried.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import uuid
@@ -15,20 +14,11 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode
-from urllib.request import Request, urlopen
-
-from twilio.request_validator import RequestValidator
 
 from dripsms.sandbox.lifecycle import Status
 from dripsms.sandbox.message import Message
+from dripsms.sandbox.posting import post_form, sign
 from dripsms.sandbox.wire import API_VERSION
-
-log = logging.getLogger(__name__)
-
-SIGNATURE_HEADER = "X-Twilio-Signature"
-IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +38,7 @@ class StatusCallback:
     @property
     def signature(self) -> str:
         """``X-Twilio-Signature``: HMAC-SHA1 of the URL and sorted parameters, as Twilio signs."""
-        signature: str = RequestValidator(self.auth_token).compute_signature(self.url, self.form)
-        return signature
+        return sign(self.url, self.params, self.auth_token)
 
 
 def status_callback(message: Message, auth_token: str) -> StatusCallback | None:
@@ -134,24 +123,11 @@ class CallbackDispatcher:
             self.deliveries.append(self._post(item))
 
     def _post(self, callback: StatusCallback) -> Delivery:
-        request = Request(
+        answer = post_form(
             callback.url,
-            data=urlencode(callback.params).encode(),
-            method="POST",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                SIGNATURE_HEADER: callback.signature,
-                IDEMPOTENCY_HEADER: callback.idempotency_token,
-                "User-Agent": "TwilioProxy/1.1 (dripsms sandbox)",
-            },
+            callback.params,
+            signature=callback.signature,
+            idempotency_token=callback.idempotency_token,
+            timeout=self._timeout,
         )
-        try:
-            with urlopen(request, timeout=self._timeout) as response:
-                return Delivery(callback, response.status)
-        except HTTPError as exc:
-            exc.close()
-            return Delivery(callback, exc.code)
-        except (URLError, OSError) as exc:
-            # A receiver that is down or slow is the receiver's problem, as with Twilio.
-            log.debug("status callback not delivered", extra={"action": "callback_failed"})
-            return Delivery(callback, None, str(exc))
+        return Delivery(callback, answer.status_code, answer.error)

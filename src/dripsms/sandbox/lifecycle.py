@@ -11,6 +11,7 @@ always report it either) and releases a due message in one step:
 
 ``queued`` is reported only when it is a change, i.e. not for a message created queued.
 A ``scheduled`` message can instead become ``canceled``; terminal statuses never change.
+An inbound message is ``received`` from the start and never changes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
-    """The statuses the sandbox gives outbound messages (all in Twilio's status enum)."""
+    """The statuses the sandbox gives messages (all in Twilio's status enum)."""
 
     ACCEPTED = "accepted"
     SCHEDULED = "scheduled"
@@ -30,11 +31,14 @@ class Status(StrEnum):
     UNDELIVERED = "undelivered"
     FAILED = "failed"
     CANCELED = "canceled"
+    RECEIVED = "received"
 
 
 WAITING = frozenset({Status.ACCEPTED, Status.SCHEDULED, Status.QUEUED})
 """Statuses of a message not yet released: the sandbox moves them on when they are due."""
-TERMINAL = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.CANCELED})
+TERMINAL = frozenset(
+    {Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.CANCELED, Status.RECEIVED}
+)
 """Statuses that never change again."""
 
 

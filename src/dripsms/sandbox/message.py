@@ -1,13 +1,25 @@
-"""One outbound message as the sandbox keeps it: an immutable snapshot, replaced on change."""
+"""One message as the sandbox keeps it: an immutable snapshot, replaced on change."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from dripsms.sandbox.lifecycle import Status
+
+
+class Direction(StrEnum):
+    """Which way a message goes, with Twilio's names (the Message resource's ``direction``)."""
+
+    INBOUND = "inbound"
+    """A phone texted one of the service's numbers."""
+    OUTBOUND_API = "outbound-api"
+    """Created through the REST API."""
+    OUTBOUND_REPLY = "outbound-reply"
+    """Created in answer to an inbound message: TwiML ``<Message>`` or a keyword reply."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +45,9 @@ class Message:
     validity_period: int = 36_000
     error_code: int | None = None
     error_message: str | None = None
+    direction: Direction = Direction.OUTBOUND_API
+    keyword_reply: bool = False
+    """Twilio's own answer to STOP, START or HELP: it reaches a number that opted out."""
 
     @property
     def due_at(self) -> datetime:

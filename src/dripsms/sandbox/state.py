@@ -7,18 +7,26 @@ the messages that are due: scheduled ones whose ``SendAt`` has come, and immedia
 showing it until the clock moves or ``process()`` runs: deterministic, for tests. A
 released message takes its whole path (see :mod:`dripsms.sandbox.lifecycle`) at once,
 dated at its due time, and each status change is a status callback.
+
+:meth:`Sandbox.receive` is a phone texting a Messaging Service's number: the inbound
+message is recorded, Advanced Opt-Out acts on STOP/START/HELP, and the service's inbound
+webhook is posted at once (outside the lock, in the caller's thread); the ``<Message>``
+replies of its TwiML answer become ``outbound-reply`` messages, released like any other.
 """
 
 from __future__ import annotations
 
 import hmac
 import itertools
+import logging
 import random
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from urllib.parse import urlsplit
 
 from dripsms.clock import system_clock
 from dripsms.core.segments import count_segments
@@ -36,15 +44,32 @@ from dripsms.sandbox.ids import (
     SANDBOX_API_KEY_SID,
     SANDBOX_AUTH_TOKEN,
     SANDBOX_FROM_NUMBER,
+    SANDBOX_MESSAGING_SERVICE_SID,
     is_sid,
     new_sid,
+)
+from dripsms.sandbox.inbound import (
+    INBOUND_TIMEOUT,
+    InboundDelivery,
+    WebhookResult,
+    answer_text,
+    inbound_message,
+    inbound_webhook,
+    post_webhook,
+    reply_message,
+    reply_problems,
 )
 from dripsms.sandbox.lifecycle import WAITING, Status, release_path
 from dripsms.sandbox.listing import MessageQuery, newest_first
 from dripsms.sandbox.message import Message
+from dripsms.sandbox.optout import REPLIES, OptOutType, keyword
+from dripsms.sandbox.phones import conversation
 from dripsms.sandbox.recipients import Recipients
 from dripsms.sandbox.rules import CreateRequest, SchedulingWindow, plan_create
+from dripsms.sandbox.twiml import TwimlMessage
 from dripsms.sandbox.wire import message_path
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +85,11 @@ class Sandbox:
 
     ``now`` starts the sandbox clock (default: the machine's clock); ``window`` sets the
     scheduling rules; ``seed`` makes SIDs reproducible; ``callback_sink`` replaces the
-    HTTP delivery of status callbacks. The method ``now`` is a :data:`dripsms.clock.Clock`:
-    hand ``sandbox.now`` to code that should share the sandbox's time.
+    HTTP delivery of status callbacks. ``advanced_opt_out`` makes every Messaging Service
+    handle STOP/START/HELP as Twilio's Advanced Opt-Out does (off: keywords are ordinary
+    texts); ``inbound_timeout`` is how long an inbound webhook may take to answer. The
+    method ``now`` is a :data:`dripsms.clock.Clock`: hand ``sandbox.now`` to code that
+    should share the sandbox's time.
     """
 
     def __init__(
@@ -72,8 +100,15 @@ class Sandbox:
         seed: int = 0,
         faults: FaultConfig | None = None,
         callback_sink: CallbackSink | None = None,
+        advanced_opt_out: bool = True,
+        inbound_timeout: float = INBOUND_TIMEOUT,
     ) -> None:
         self._lock = threading.RLock()
+        self._delivered = threading.Condition(self._lock)
+        self.advanced_opt_out = advanced_opt_out
+        self._inbound_timeout = inbound_timeout
+        self._inbound_urls: dict[str, str] = {}
+        self._deliveries: dict[str, InboundDelivery] = {}
         self._now = _utc(now or system_clock())
         self.window = window or SchedulingWindow()
         self.faults = Faults(faults)
@@ -127,17 +162,46 @@ class Sandbox:
         with self._lock:
             self._senders[messaging_service_sid] = from_number
 
+    def set_inbound_url(self, messaging_service_sid: str, url: str | None) -> None:
+        """Where the Messaging Service posts inbound messages (``None`` or ``""``: nowhere)."""
+        if not is_sid("MG", messaging_service_sid):
+            raise ValueError(f"{messaging_service_sid!r} is not a Messaging Service SID")
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"the inbound URL {url!r} is not an http(s) URL")
+        with self._lock:
+            if url:
+                self._inbound_urls[messaging_service_sid] = url
+            else:
+                self._inbound_urls.pop(messaging_service_sid, None)
+
+    def inbound_urls(self) -> dict[str, str]:
+        """Each Messaging Service's inbound webhook URL."""
+        with self._lock:
+            return dict(self._inbound_urls)
+
     # -- recipients ----------------------------------------------------------------------
 
-    def opt_out(self, number: str) -> None:
-        """``number`` replied STOP: creates to it get 21610, and due messages to it fail."""
-        with self._lock:
-            self._recipients.opted_out.add(number)
+    def opt_out(self, number: str, messaging_service_sid: str | None = None) -> None:
+        """``number`` opts out: creates to it get 21610, and due messages to it fail.
 
-    def opt_in(self, number: str) -> None:
-        """``number`` replied START."""
+        With ``messaging_service_sid``, only of that service (as a STOP texted to it does);
+        without, of every sender.
+        """
         with self._lock:
-            self._recipients.opted_out.discard(number)
+            self._recipients.opt_out(number, messaging_service_sid)
+
+    def opt_in(self, number: str, messaging_service_sid: str | None = None) -> None:
+        """``number`` opts back in: to that service (and everywhere), or to every service."""
+        with self._lock:
+            self._recipients.opt_in(number, messaging_service_sid)
+
+    def opted_out_of(self, number: str) -> list[str]:
+        """The Messaging Services ``number`` opted out of; ``"*"`` first when of every sender."""
+        with self._lock:
+            everywhere = ["*"] if number in self._recipients.opted_out else []
+            return everywhere + self._recipients.services_opted_out(number)
 
     def add_landline(self, number: str) -> None:
         """``number`` is a landline: creates to it get 21614."""
@@ -189,13 +253,13 @@ class Sandbox:
         with self._lock:
             self._account(account_sid)
             plan = plan_create(request, now=self._now, window=self.window)
-            self._recipients.refuse(request.to)
             sender = plan.from_number
             if sender is None:
                 assert plan.messaging_service_sid is not None
-                sender = self._senders.get(plan.messaging_service_sid, SANDBOX_FROM_NUMBER)
+                sender = self._sender(plan.messaging_service_sid)
+            self._recipients.refuse(request.to, self._scopes(plan.messaging_service_sid, sender))
             message = Message(
-                sid=new_sid("MM" if request.media_urls else "SM", self._rng),
+                sid=self._message_sid(request.media_urls),
                 account_sid=account_sid,
                 to=request.to,
                 from_=sender,
@@ -247,6 +311,66 @@ class Sandbox:
         with self._lock:
             return sorted(self._messages.values(), key=lambda m: m.sequence)
 
+    def conversation(self, number: str) -> list[Message]:
+        """What the phone ``number`` shows: texts it sent and texts delivered to it, in order."""
+        with self._lock:
+            return conversation(self._messages.values(), number)
+
+    # -- inbound -------------------------------------------------------------------------
+
+    def receive(
+        self,
+        from_: str,
+        body: str,
+        *,
+        to: str | None = None,
+        messaging_service_sid: str | None = None,
+        media_urls: Sequence[str] = (),
+        account_sid: str = SANDBOX_ACCOUNT_SID,
+    ) -> Message:
+        """The phone ``from_`` texts ``body`` to a Messaging Service's number; returns the message.
+
+        ``to`` defaults to the service's number, the service to the one sending from ``to``
+        (else :data:`SANDBOX_MESSAGING_SERVICE_SID`). The webhook is posted before this
+        returns; :meth:`inbound_delivery` tells what came of it.
+        """
+        with self._lock:
+            pending = self._record_inbound(
+                account_sid, from_, body, to, messaging_service_sid, tuple(media_urls)
+            )
+        webhook = pending.webhook
+        result = post_webhook(webhook, timeout=self._inbound_timeout) if webhook else None
+        with self._delivered:
+            delivery = self._conclude_inbound(pending, result) if result else pending
+            self._deliveries[delivery.message.sid] = delivery
+            self._delivered.notify_all()
+        log.debug(
+            "inbound message received",
+            extra={
+                "action": "inbound",
+                "message_sid": delivery.message.sid,
+                "webhook_status": delivery.status_code,
+                "error_code": delivery.error_code,
+            },
+        )
+        return delivery.message
+
+    def inbound_delivery(self, sid: str, timeout: float = 0.0) -> InboundDelivery:
+        """What came of the inbound message ``sid``, waiting up to ``timeout`` seconds for it.
+
+        Raises :class:`TimeoutError` when it is not known by then (``receive`` returns only
+        once it is, so the wait matters only for a ``receive`` running in another thread).
+        """
+        with self._delivered:
+            if not self._delivered.wait_for(lambda: sid in self._deliveries, timeout):
+                raise TimeoutError(f"no inbound delivery for {sid} within {timeout} s")
+            return self._deliveries[sid]
+
+    def inbound_deliveries(self) -> list[InboundDelivery]:
+        """What came of every inbound message, in the order they were received."""
+        with self._lock:
+            return sorted(self._deliveries.values(), key=lambda d: d.message.sequence)
+
     @property
     def creates(self) -> int:
         """How many creates the sandbox processed (each made one message)."""
@@ -265,11 +389,15 @@ class Sandbox:
             return list(self._callbacks)
 
     def reset(self) -> None:
-        """Forget messages, counts, callbacks, recipients and faults; keep accounts and clock."""
+        """Forget messages, counts, callbacks, inbound deliveries, recipients and faults.
+
+        Keeps accounts, senders, inbound URLs and the clock.
+        """
         with self._lock:
             self._messages.clear()
             self._creates.clear()
             self._callbacks.clear()
+            self._deliveries.clear()
             self._recipients = Recipients()
             self.faults.configure(FaultConfig())
 
@@ -296,6 +424,96 @@ class Sandbox:
             raise ValueError(f"no account {sid} in this sandbox")
         return account
 
+    def _sender(self, messaging_service_sid: str) -> str:
+        return self._senders.get(messaging_service_sid, SANDBOX_FROM_NUMBER)
+
+    def _scopes(self, messaging_service_sid: str | None, sender: str) -> list[str]:
+        """The Messaging Services whose opt-outs block a message through these."""
+        if messaging_service_sid is not None:
+            return [messaging_service_sid]
+        # Sent From a number alone: blocked where that number serves a service left by STOP.
+        return [s for s in self._recipients.opted_out_of if self._sender(s) == sender]
+
+    def _service_for(self, to: str | None) -> str:
+        if to is None:
+            return SANDBOX_MESSAGING_SERVICE_SID
+        for service, number in self._senders.items():
+            if number == to:
+                return service
+        if to == SANDBOX_FROM_NUMBER:
+            return SANDBOX_MESSAGING_SERVICE_SID
+        raise ValueError(f"no Messaging Service sends from {to}: give messaging_service_sid")
+
+    def _record_inbound(
+        self,
+        account_sid: str,
+        from_: str,
+        body: str,
+        to: str | None,
+        service: str | None,
+        media_urls: tuple[str, ...],
+    ) -> InboundDelivery:
+        """Record the inbound message and apply its keyword; the webhook is yet to be posted."""
+        account = self._account(account_sid)
+        service = service or self._service_for(to)
+        message = inbound_message(
+            self._message_sid(media_urls),
+            account_sid=account.sid,
+            from_=from_,
+            to=to or self._sender(service),
+            messaging_service_sid=service,
+            body=body,
+            media_urls=media_urls,
+            now=self._now,
+            sequence=next(self._sequence),
+        )
+        self._messages[message.sid] = message
+        kind = keyword(body) if self.advanced_opt_out else None
+        keyword_reply = None
+        if kind is not None:
+            if kind is OptOutType.STOP:
+                self._recipients.opt_out(from_, service)
+            elif kind is OptOutType.START:
+                self._recipients.opt_in(from_, service)
+            keyword_reply = self._add_reply(
+                message, TwimlMessage(REPLIES[kind]), keyword_reply=True
+            )
+        url = self._inbound_urls.get(service)
+        webhook = inbound_webhook(message, url, account.auth_token, kind) if url else None
+        return InboundDelivery(message, webhook, kind, keyword_reply=keyword_reply)
+
+    def _conclude_inbound(self, pending: InboundDelivery, result: WebhookResult) -> InboundDelivery:
+        """The delivery once the webhook answered: its replies created, its answer kept."""
+        sendable = [reply for reply in result.replies if reply.problem is None]
+        return replace(
+            pending,
+            status_code=result.answer.status_code,
+            content_type=result.answer.content_type,
+            response_body=answer_text(result.answer),
+            error_code=result.error_code,
+            error=result.error,
+            replies=tuple(self._add_reply(pending.message, reply) for reply in sendable),
+            warnings=reply_problems(result.replies),
+        )
+
+    def _add_reply(
+        self, inbound: Message, reply: TwimlMessage, *, keyword_reply: bool = False
+    ) -> Message:
+        """Record an ``outbound-reply`` to ``inbound``, due now."""
+        message = reply_message(
+            inbound,
+            reply,
+            self._message_sid(reply.media_urls),
+            now=self._now,
+            sequence=next(self._sequence),
+            keyword_reply=keyword_reply,
+        )
+        self._messages[message.sid] = message
+        return message
+
+    def _message_sid(self, media_urls: Sequence[str]) -> str:
+        return new_sid("MM" if media_urls else "SM", self._rng)
+
     def _release_due(self) -> tuple[int, list[StatusCallback]]:
         due = sorted(
             (m for m in self._messages.values() if m.status in WAITING and m.due_at <= self._now),
@@ -303,7 +521,11 @@ class Sandbox:
         )
         changes: list[Message] = []
         for message in due:
-            outcome = self._recipients.outcome(message.to)
+            outcome = self._recipients.outcome(
+                message.to,
+                self._scopes(message.messaging_service_sid, message.from_),
+                keyword_reply=message.keyword_reply,
+            )
             at = message.due_at
             for status in release_path(message.status, outcome):
                 message = message.evolve(status=status, date_updated=at)

@@ -99,6 +99,12 @@ messages = Table(
     Column("error_code", Integer),
     Column("error_message", Text),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Texts that are not a step of the sequence (a rule's `send`, a reprompt, a staff
+    # alert) carry their body from the start; a staff alert goes to `to_phone`.
+    Column("kind", String(16), nullable=False, server_default="step"),
+    Column("to_phone", String(16)),
+    Column("sent_at", UTCDateTime),
+    Column("no_reply_handled_at", UTCDateTime),
     UniqueConstraint("enrollment_id", "step_id"),
     Index("ix_messages_state_due_at", "state", "due_at"),
 )
@@ -115,8 +121,58 @@ replies = Table(
     Column("body", Text, nullable=False),
     Column("value", JSON),
     Column("received_at", UTCDateTime, nullable=False),
+    Column("from_phone", String(16), nullable=False, server_default=""),
+    Column("reason", Text),
     Index("ix_replies_enrollment_id", "enrollment_id"),
+    Index("ix_replies_kind_received_at", "kind", "received_at"),
 )
+
+status_callbacks = Table(
+    "status_callbacks",
+    metadata,
+    Column("message_sid", String(34), primary_key=True),
+    Column("status", String(24), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+"""Each (MessageSid, MessageStatus) processed once, however often Twilio sends it."""
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("enrollment_id", ForeignKey("enrollments.id")),
+    Column("target", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Index("ix_notifications_state_next_attempt_at", "state", "next_attempt_at"),
+)
+"""Signed webhook POSTs to notify targets, retried with backoff until acknowledged."""
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Answers to API requests sent with an Idempotency-Key, replayed for a repeat."""
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Small named positions, e.g. the last inbound message seen (missed-reply recovery)."""
 
 events = Table(
     "events",

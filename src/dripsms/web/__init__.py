@@ -1,0 +1,1 @@
+"""The HTTP side: the /v1 enrollment API, Twilio's webhooks, health and metrics."""

@@ -1,0 +1,57 @@
+"""The FastAPI app factory: no globals, everything from one :class:`Runtime`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from dripsms import __version__
+from dripsms.runtime import Runtime
+from dripsms.web import api, health, webhooks
+from dripsms.web.deps import Services
+from dripsms.web.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """The dripsms HTTP app: /v1 API, Twilio webhooks, /healthz, /metrics, /docs."""
+    app = FastAPI(
+        title="dripsms",
+        version=__version__,
+        description="Reply-aware SMS drip sequences on Twilio Message Scheduling.",
+    )
+    app.state.services = Services(runtime, Metrics.create())
+    app.include_router(api.router)
+    app.include_router(webhooks.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"field": None, "message": str(exc.detail)}},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        field = ".".join(str(p) for p in first["loc"] if p not in ("body", "path", "query"))
+        return JSONResponse(
+            {"error": {"field": field or None, "message": str(first["msg"])}}, status_code=422
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_down(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Never 200 for something not stored: Twilio and API clients see the failure.
+        log.error("database error: %s", type(exc).__name__, extra={"action": "db_error"})
+        return JSONResponse(
+            {"error": {"field": None, "message": "the database is unavailable"}}, status_code=503
+        )
+
+    return app
