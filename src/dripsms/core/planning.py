@@ -141,12 +141,20 @@ def prepare(
     default_region: str = "US",
     known_timezone: str | None = None,
     known_attributes: Mapping[str, Any] | None = None,
+    normalized_phone: str | None = None,
 ) -> PreparedEnrollment:
-    """Validate a request completely and plan its timeline; raise :class:`EnrollmentError`."""
-    try:
-        phone = normalize_phone(request.phone, default_region)
-    except InvalidPhone as exc:
-        raise EnrollmentError("phone", str(exc).removeprefix("phone: ")) from None
+    """Validate a request completely and plan its timeline; raise :class:`EnrollmentError`.
+
+    ``normalized_phone``: the request's phone already checked and in E.164 (a batch
+    normalises every phone first to look contacts up).
+    """
+    if normalized_phone is not None:
+        phone = normalized_phone
+    else:
+        try:
+            phone = normalize_phone(request.phone, default_region)
+        except InvalidPhone as exc:
+            raise EnrollmentError("phone", str(exc).removeprefix("phone: ")) from None
     known = dict(known_attributes or {})
     zone = _zone(request.timezone, known_timezone, sequence)
     values = _attributes(sequence, request.attributes, known)

@@ -104,7 +104,9 @@ class Enroller:
             try:
                 phones[line] = normalize_phone(request.phone, self.default_region)
             except InvalidPhone as exc:
-                report.refused.append((line, EnrollmentError("phone", exc.args[0][7:])))
+                report.refused.append(
+                    (line, EnrollmentError("phone", str(exc).removeprefix("phone: ")))
+                )
         known = repository.contacts_by_phone(connection, phones.values())
         ready: list[tuple[int, PreparedEnrollment]] = []
         versions: dict[str, tuple[int, str]] = {}
@@ -124,6 +126,7 @@ class Enroller:
                     default_region=self.default_region,
                     known_timezone=contact.timezone if contact else None,
                     known_attributes=contact.attributes if contact else None,
+                    normalized_phone=phones[line],
                 )  # fmt: skip
             except EnrollmentError as exc:
                 report.refused.append((line, exc))

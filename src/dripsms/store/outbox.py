@@ -66,16 +66,22 @@ def _claim(
 ) -> list[tuple[int, int, str]]:
     if limit <= 0:
         return []
-    chosen = (
-        select(m.id)
-        .where(condition)
-        .order_by(m.due_at, m.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    # Choose first, then update exactly those: as ``id IN (subquery ... LIMIT)``,
+    # PostgreSQL may run the subquery once per row scanned and claim far more than ``limit``.
+    chosen = list(
+        connection.execute(
+            select(m.id)
+            .where(condition)
+            .order_by(m.due_at, m.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
     )
+    if not chosen:
+        return []
     rows = connection.execute(
         update(messages)
-        .where(m.id.in_(chosen.scalar_subquery()), condition)
+        .where(m.id.in_(chosen), condition)
         .values(
             state=S.HANDING_OFF.value,
             fence=m.fence + 1,

@@ -107,6 +107,13 @@ messages = Table(
     Column("no_reply_handled_at", UTCDateTime),
     UniqueConstraint("enrollment_id", "step_id"),
     Index("ix_messages_state_due_at", "state", "due_at"),
+    # Cancel requests are few among many scheduled messages: find them without a scan.
+    Index(
+        "ix_messages_cancel_requested_at",
+        "cancel_requested_at",
+        sqlite_where=text("cancel_requested_at IS NOT NULL"),
+        postgresql_where=text("cancel_requested_at IS NOT NULL"),
+    ),
 )
 
 replies = Table(

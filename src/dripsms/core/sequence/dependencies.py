@@ -23,8 +23,25 @@ def _setters(sequence: Sequence) -> dict[str, set[str]]:
     return found
 
 
+_CACHE: dict[int, tuple[Sequence, dict[str, frozenset[str]]]] = {}
+
+
 def waits_for(sequence: Sequence, step: Step) -> frozenset[str]:
-    """The steps whose reply (or its absence) must be known before ``step`` is decided."""
+    """The steps whose reply (or its absence) must be known before ``step`` is decided.
+
+    Computed once per sequence (parsing conditions is the costly part of planning an
+    import); the sequence is kept alive beside its result so the id cannot be reused.
+    """
+    cached = _CACHE.get(id(sequence))
+    if cached is None or cached[0] is not sequence:
+        if len(_CACHE) > 256:
+            _CACHE.clear()
+        cached = (sequence, {s.id: _waits_for(sequence, s) for s in sequence.steps})
+        _CACHE[id(sequence)] = cached
+    return cached[1].get(step.id, frozenset())
+
+
+def _waits_for(sequence: Sequence, step: Step) -> frozenset[str]:
     if step.when is None:
         return frozenset()
     tree = parse_expression(step.when)

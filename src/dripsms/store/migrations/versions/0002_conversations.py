@@ -76,6 +76,13 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("no_reply_handled_at", dripsms.store.types.UTCDateTime(), nullable=True)
         )
+        batch_op.create_index(
+            "ix_messages_cancel_requested_at",
+            ["cancel_requested_at"],
+            unique=False,
+            sqlite_where=sa.text("cancel_requested_at IS NOT NULL"),
+            postgresql_where=sa.text("cancel_requested_at IS NOT NULL"),
+        )
 
     with op.batch_alter_table("replies", schema=None) as batch_op:
         batch_op.add_column(
@@ -92,6 +99,7 @@ def downgrade() -> None:
         batch_op.drop_column("from_phone")
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_messages_cancel_requested_at")
         batch_op.drop_column("no_reply_handled_at")
         batch_op.drop_column("sent_at")
         batch_op.drop_column("to_phone")
