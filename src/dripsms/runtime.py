@@ -5,20 +5,27 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 
 from sqlalchemy import Engine
 
 from dripsms.clock import Clock
 from dripsms.core.handoff import ProviderWindow
+from dripsms.engine.conversations import ConversationConfig, Conversations
 from dripsms.engine.dispatcher import Dispatcher, DispatcherConfig
 from dripsms.engine.enrollment import Enroller
 from dripsms.engine.library import SequenceLibrary
+from dripsms.engine.notifier import deliver_due
+from dripsms.engine.recovery import recover_replies
+from dripsms.engine.timers import close_reply_windows
 from dripsms.provider.twilio import TwilioProvider
 from dripsms.sandbox import (
     DEFAULT_PORT,
     SANDBOX_ACCOUNT_SID,
     SANDBOX_AUTH_TOKEN,
+    SANDBOX_FROM_NUMBER,
     SANDBOX_MESSAGING_SERVICE_SID,
 )
 from dripsms.settings import Settings
@@ -130,4 +137,50 @@ class Runtime:
             rate_limit=s.rate_limit,
             owner=f"{socket.gethostname()}:{os.getpid()}",
         )
-        return Dispatcher(self.engine, self.provider, self.library, config)
+        return Dispatcher(self.engine, self.provider, self.library, config, passes=self.timers())
+
+    @cached_property
+    def conversations(self) -> Conversations:
+        """Inbound handling (the webhook and missed-reply recovery share it)."""
+        s = self.settings
+        config = ConversationConfig(
+            advanced_opt_out=s.advanced_opt_out,
+            help_text=s.help_text,
+            opt_out_text=s.opt_out_text,
+            opt_in_text=s.opt_in_text,
+            free_text_opt_out=s.free_text_opt_out,
+            max_reprompts=s.max_reprompts,
+            unmatched_reply=s.unmatched_reply,
+        )
+        return Conversations(self.engine, self.library, config)
+
+    @property
+    def notify_secret(self) -> str:
+        """The key notify webhooks are signed with."""
+        secret = self.settings.notify_secret
+        return secret.get_secret_value() if secret else self.callback_secret
+
+    @property
+    def inbound_numbers(self) -> list[str]:
+        """Our numbers, whose inbound messages missed-reply recovery lists."""
+        if self.settings.inbound_numbers:
+            return list(self.settings.inbound_numbers)
+        return [SANDBOX_FROM_NUMBER] if self.settings.uses_sandbox else []
+
+    def timers(self) -> list[Callable[[datetime], dict[str, int]]]:
+        """What a dispatcher pass runs besides handoffs."""
+
+        def reply_windows(now: datetime) -> dict[str, int]:
+            return {"no_reply": close_reply_windows(self.conversations, now=now)}
+
+        def notify(now: datetime) -> dict[str, int]:
+            done = deliver_due(self.engine, self.notify_secret, now=now)
+            return {"notified": done.delivered, "notify_retrying": done.retrying}
+
+        def recover(now: datetime) -> dict[str, int]:
+            count = recover_replies(
+                self.engine, self.provider, self.conversations, self.inbound_numbers, now=now
+            )
+            return {"recovered": count}
+
+        return [recover, reply_windows, notify]

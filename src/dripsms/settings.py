@@ -150,12 +150,16 @@ class Settings(BaseSettings):
     unmatched_reply: str | None = Field(
         None, description="An answer to texts that match no open question (none: no answer)."
     )
+    inbound_numbers: list[str] = Field(
+        default_factory=list,
+        description="Our numbers (comma-separated): replies the webhook missed are listed there.",
+    )
     notify_secret: SecretStr | None = Field(
         None,
         description="Key for the HMAC-SHA256 signature of notify webhooks (default: auth token).",
     )
 
-    @field_validator("api_tokens", mode="before")
+    @field_validator("api_tokens", "inbound_numbers", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -32,7 +32,7 @@ def test_a_30_day_sequence_is_handed_off_once_each_in_order_with_exact_send_at(
     world.walk(until=T0 + timedelta(days=45), step=timedelta(hours=6))
     ours = rows(world)
     at_sandbox = {m.sid: m for m in world.sandbox.messages()}
-    sent = {step: r for step, r in ours.items() if r.sid}  # type: ignore[attr-defined]
+    sent = {step: r for step, r in ours.items() if r.sid and r.kind == "step"}  # type: ignore[attr-defined]
     # day3_escalated is skipped (no escalation); the other four went to Twilio.
     assert set(sent) == {"day1", "day3", "day7", "day30"}
     assert ours["day3_escalated"].state == "skipped"  # type: ignore[attr-defined]
@@ -43,7 +43,13 @@ def test_a_30_day_sequence_is_handed_off_once_each_in_order_with_exact_send_at(
         assert message.body == row.body  # type: ignore[attr-defined]
         assert message.status == "delivered", step
         assert row.state == "scheduled", step  # type: ignore[attr-defined]  # until callbacks
-    assert world.sandbox.creates == 4
+    # Day 1 went unanswered: its on_no_reply alerted the care team's phone, once.
+    [alert] = [r for r in ours.values() if r.kind == "staff"]  # type: ignore[attr-defined]
+    assert alert.state == "queued"  # type: ignore[attr-defined]
+    staff = at_sandbox[alert.sid]  # type: ignore[attr-defined]
+    assert (staff.to, staff.send_at) == ("+15555550123", None)
+    assert "did not answer day1" in staff.body
+    assert world.sandbox.creates == 5
 
 
 PLAIN = """key: plain
@@ -133,7 +139,8 @@ def test_unenroll_cancels_scheduled_messages_at_the_sandbox(world: SandboxWorld)
     assert (report.canceled, report.cancel_too_late) == (2, 1)
     world.at(datetime(2026, 4, 30, tzinfo=UTC))
     world.tick()
-    by_body = {m.body[:20]: m.status for m in world.sandbox.messages()}
+    to_ada = [m for m in world.sandbox.messages() if m.to == "+14155550100"]
+    by_body = {m.body[:20]: m.status for m in to_ada}
     assert sorted(by_body.values()) == ["canceled", "canceled", "delivered"]
     states = {r.step_id: r.state for r in rows(world).values()}  # type: ignore[attr-defined]
     assert states["day1"] == "delivered"  # Twilio had released it: recorded, not canceled

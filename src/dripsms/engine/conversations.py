@@ -538,7 +538,7 @@ class ActionRunner:
                 insert(messages).values(
                     enrollment_id=self.candidate.enrollment_id,
                     step_id=f"{self.candidate.step.id}#{self.trigger.tag}#staff{index}"[:64],
-                    state=S.PLANNED.value, due_at=self.now, body=text, kind="text",
+                    state=S.PLANNED.value, due_at=self.now, body=text, kind="staff",
                     to_phone=phone, updated_at=self.now,
                 )
             )  # fmt: skip

@@ -17,10 +17,12 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, update
@@ -80,13 +82,18 @@ class Dispatcher:
         *,
         bucket: TokenBucket | None = None,
         jitter: Callable[[], float] = random.random,
+        monotonic: Callable[[], float] = time.monotonic,
+        passes: Sequence[Callable[[datetime], Mapping[str, int]]] = (),
     ) -> None:
         self.engine = engine
+        self.passes = tuple(passes)
+        """Other timers a pass runs (reply windows, notify webhooks, missed replies)."""
         self.provider = provider
         self.library = library
         self.config = config
         self.bucket = bucket or TokenBucket(config.rate_limit)
         self.jitter = jitter
+        self.monotonic = monotonic
         self._pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="dripsms-call")
         self._report_lock = threading.Lock()
 
@@ -95,36 +102,54 @@ class Dispatcher:
         self._pool.shutdown(wait=True)
 
     def tick(self, now: datetime) -> TickReport:
-        """One pass at ``now``: cancel, then hand off everything due, batch by batch."""
+        """One pass at ``now``: cancel, then hand off everything due, batch by batch.
+
+        ``now`` is the pass's reading of the clock, but a pass may last longer than a lease:
+        each batch's lease counts from the moment it is claimed, and no create starts once
+        half of it is gone (another dispatcher could take the message over meanwhile).
+        """
+        started = self.monotonic()
         report = TickReport()
         self._cancel_requested(now, report)
+        for run_pass in self.passes:
+            for name, count in run_pass(now).items():
+                report.add(name, count)
         self._release_blocked(now, report)
         for _ in range(100_000):  # a bound, not a goal: each batch claims only due work
-            claimed = self._claim(now)
+            claimed_at = self.monotonic()
+            claimed = self._claim(now, timedelta(seconds=claimed_at - started))
             if not claimed:
                 break
-            creates = self._prepare(claimed, now, report)
-            list(self._pool.map(lambda c: self._hand_off(c, now, report), creates))
+            creates, stale = self._prepare(claimed, now, report)
+            # Reconciling lists messages at Twilio: never inside a transaction (on SQLite
+            # it would hold the write lock over HTTP calls, and lock out its own reads).
+            list(self._pool.map(lambda m: self._reconcile_stale(m, now, report), stale))
+            hand_off = partial(
+                self._hand_off, now=now, report=report, started=started, claimed_at=claimed_at
+            )
+            list(self._pool.map(hand_off, creates))
             if len(claimed) < self.config.batch_size:
                 break
         return report
 
     # -- claiming -------------------------------------------------------------------------
 
-    def _claim(self, now: datetime) -> list[outbox.Claimed]:
+    def _claim(self, now: datetime, elapsed: timedelta) -> list[outbox.Claimed]:
+        """Claim a batch, leased from this moment: ``now`` plus the pass's ``elapsed`` time."""
         window = self.config.window
+        lease = self.config.lease + elapsed
         with self.engine.begin() as connection:
             room = self.config.scheduled_budget - outbox.scheduled_count(connection)
             # Due before the earliest SendAt: sent now, so no scheduling slot is used.
             claimed = outbox.claim_due(
                 connection, now=now, until=window.earliest(now), limit=self.config.batch_size,
-                owner=self.config.owner, lease=self.config.lease,
+                owner=self.config.owner, lease=lease,
             )  # fmt: skip
             left = min(self.config.batch_size - len(claimed), max(0, room))
             if left > 0:
                 claimed += outbox.claim_due(
                     connection, now=now, until=window.latest(now), limit=left,
-                    owner=self.config.owner, lease=self.config.lease, stale=False,
+                    owner=self.config.owner, lease=lease, stale=False,
                 )  # fmt: skip
         return claimed
 
@@ -132,13 +157,15 @@ class Dispatcher:
 
     def _prepare(
         self, claimed: list[outbox.Claimed], now: datetime, report: TickReport
-    ) -> list[Create]:
+    ) -> tuple[list[Create], list[outbox.Claimed]]:
+        """The creates to make, and the stale handoffs to reconcile (outside any transaction)."""
         creates: list[Create] = []
+        stale: list[outbox.Claimed] = []
         with self.engine.begin() as connection:
             replies = outbox.replies_of(connection, (c.enrollment_id for c in claimed))
             for message in claimed:
                 if message.previous_state is S.HANDING_OFF and message.attempt_started_at:
-                    creates += self._reconcile_stale(connection, message, now, report)
+                    stale.append(message)
                     continue
                 loaded = self.library.pinned(
                     message.sequence_digest, message.sequence_text, message.sequence_key
@@ -162,7 +189,7 @@ class Dispatcher:
                     creates.append(plan)
                 else:
                     report.add("lost_lease")
-        return creates
+        return creates, stale
 
     def _settle(
         self, connection: Connection, plan: Settle, now: datetime, report: TickReport
@@ -175,9 +202,19 @@ class Dispatcher:
 
     # -- calling Twilio -------------------------------------------------------------------
 
-    def _hand_off(self, create: Create, now: datetime, report: TickReport) -> None:
+    def _hand_off(
+        self, create: Create, now: datetime, report: TickReport, started: float, claimed_at: float
+    ) -> None:
         message = create.message
         self.bucket.acquire()
+        if self.monotonic() - claimed_at > self.config.lease.total_seconds() / 2:
+            # Too late to start a call whose outcome must be recorded within the lease: a
+            # dispatcher that took the message over could send it too. Hand it back.
+            self._update(
+                message, now, report, "waiting", target=S.PLANNED, cause="lease_running_out",
+                attempt_started_at=None, attempts=message.attempts,
+            )  # fmt: skip
+            return
         callback = status_callback_url(
             self.config.public_url, self.config.callback_secret, message.id
         )
@@ -188,7 +225,9 @@ class Dispatcher:
                 send_at=create.send_at, status_callback=callback,
             )  # fmt: skip
         except ProviderError as error:
-            self._failed_call(create, error, now, report)
+            # Leases set from here on count from this moment, not from the pass's start.
+            late = timedelta(seconds=self.monotonic() - started)
+            self._failed_call(create, error, now, report, late)
             return
         counter = "scheduled" if create.send_at is not None else "sent_now"
         self._record_handoff(message, handoff.sid, handoff.status, now, report, counter)
@@ -219,7 +258,12 @@ class Dispatcher:
             )
 
     def _failed_call(
-        self, create: Create, error: ProviderError, now: datetime, report: TickReport
+        self,
+        create: Create,
+        error: ProviderError,
+        now: datetime,
+        report: TickReport,
+        late: timedelta,
     ) -> None:
         message = create.message
         log.info(
@@ -228,7 +272,10 @@ class Dispatcher:
                    "status": error.status, "unknown": error.outcome_unknown},
         )  # fmt: skip
         if error.outcome_unknown:
-            found = self._find_at_provider(message.phone, create.body, now)
+            try:
+                found = self._find_at_provider(message.phone, create.body, now)
+            except ProviderError:
+                found = None  # cannot tell yet: reconciled after reconcile_after
             if found is not None:
                 self._record_handoff(
                     message, found.sid, found.status, now, report, "adopted", "reconciled"
@@ -236,7 +283,7 @@ class Dispatcher:
                 return
             self._update(
                 message, now, report, "unknown", target=S.HANDING_OFF, cause="outcome_unknown",
-                lease_expires_at=now + self.config.reconcile_after,
+                lease_expires_at=now + late + self.config.reconcile_after,
                 error_code=error.code, error_message=str(error)[:500],
             )  # fmt: skip
             return
@@ -293,12 +340,10 @@ class Dispatcher:
 
     def _find_at_provider(self, phone: str, body: str, since: datetime) -> ProviderMessage | None:
         """The oldest message to ``phone`` with ``body`` created since ``since`` that no row
-        of ours claims yet."""
-        try:
-            self.bucket.acquire()
-            listed = self.provider.recent(to=phone, limit=50)
-        except ProviderError:
-            return None
+        of ours claims yet. Raises :class:`ProviderError` when Twilio cannot be asked: that
+        is no proof of absence."""
+        self.bucket.acquire()
+        listed = self.provider.recent(to=phone, limit=50)
         earliest = since - RECONCILE_SKEW
         candidates = [
             p
@@ -313,29 +358,31 @@ class Dispatcher:
         free.sort(key=lambda p: (p.date_created is None, p.date_created))
         return free[0] if free else None
 
-    def _reconcile_stale(
-        self, connection: Connection, message: outbox.Claimed, now: datetime, report: TickReport
-    ) -> list[Create]:
+    def _reconcile_stale(self, message: outbox.Claimed, now: datetime, report: TickReport) -> None:
         """A message whose claimer vanished mid-handoff: adopt what Twilio has, or retry."""
         assert message.attempt_started_at is not None
         assert message.body is not None
-        found = self._find_at_provider(message.phone, message.body, message.attempt_started_at)
-        if found is not None:
-            target = advance(S.HANDING_OFF, TWILIO_STATUSES.get(found.status, S.QUEUED))
-            moved = outbox.move(
-                connection, message.id, fence=message.fence, source=S.HANDING_OFF,
-                target=target, now=now, cause="reconciled", detail={"status": found.status},
-                sid=found.sid, lease_owner=None, lease_expires_at=None,
+        try:
+            found = self._find_at_provider(message.phone, message.body, message.attempt_started_at)
+        except ProviderError as error:
+            # Twilio could not be asked: the create may still be there. Ask again later;
+            # planning it afresh now could send it twice.
+            self._update(
+                message, now, report, "unknown", target=S.HANDING_OFF, cause="reconcile_failed",
+                lease_expires_at=now + self.config.reconcile_after,
+                error_code=error.code, error_message=str(error)[:500],
             )  # fmt: skip
-            report.add("adopted" if moved else "lost_lease")
-            return []
+            return
+        if found is not None:
+            self._record_handoff(
+                message, found.sid, found.status, now, report, "adopted", "reconciled"
+            )
+            return
         # Twilio does not have it: the earlier attempt never landed. Plan it afresh.
-        moved = outbox.move(
-            connection, message.id, fence=message.fence, source=S.HANDING_OFF,
-            target=S.PLANNED, now=now, cause="reconciled_absent", attempt_started_at=None,
+        self._update(
+            message, now, report, "retrying", target=S.PLANNED, cause="reconciled_absent",
+            attempt_started_at=None,
         )  # fmt: skip
-        report.add("retrying" if moved else "lost_lease")
-        return []
 
     # -- releasing blocked messages -------------------------------------------------------
 

@@ -34,6 +34,13 @@ class TickReport:
     """Handed back to wait for a later pass."""
     released: int = 0
     """Blocked messages whose awaited replies came in (or never will): planned now."""
+    no_reply: int = 0
+    """Questions whose window closed unanswered: their on_no_reply ran."""
+    notified: int = 0
+    """Notify webhooks acknowledged."""
+    notify_retrying: int = 0
+    recovered: int = 0
+    """Replies the webhook missed, fetched from Twilio and handled."""
     lost_lease: int = 0
     """A result that arrived after another dispatcher took the message over."""
 

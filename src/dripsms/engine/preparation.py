@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,6 +68,8 @@ def prepare_handoff(
     def settle(target: MessageState, cause: str, counter: str, **values: Any) -> Settle:
         return Settle(claimed, target, cause, counter, values)
 
+    if claimed.kind != "step":
+        return _prepare_text(claimed, sequence, now, default_service, settle)
     if claimed.enrollment_state != "active":
         return settle(S.CANCELED, f"enrollment_{claimed.enrollment_state}", "canceled")
     if claimed.opted_out_at is not None:
@@ -106,6 +108,34 @@ def prepare_handoff(
         )  # fmt: skip
     send_at = verdict.at if verdict.decision is Decision.SCHEDULE else None
     return Create(claimed, body, send_at, service)
+
+
+def _prepare_text(
+    claimed: Claimed,
+    sequence: Sequence,
+    now: datetime,
+    default_service: str | None,
+    settle: Callable[..., Settle],
+) -> Create | Settle:
+    """A text written already: a rule's answer to the contact, or a staff alert.
+
+    It goes at once. A staff alert goes whatever became of the enrollment; an answer to a
+    contact who has opted out is suppressed; one left behind for longer than the
+    sequence's max_delay expires.
+    """
+    assert claimed.due_at is not None
+    assert claimed.body is not None
+    if claimed.kind != "staff" and claimed.opted_out_at is not None:
+        return settle(S.SUPPRESSED, "opted_out", "suppressed")
+    if now - claimed.due_at > sequence.max_delay:
+        return settle(S.EXPIRED, "missed_by_more_than_max_delay", "expired")
+    service = sequence.messaging_service_sid or default_service
+    if not service:
+        return settle(
+            S.FAILED, "no_messaging_service", "failed",
+            error_message="no Messaging Service SID: set DRIPSMS_MESSAGING_SERVICE_SID",
+        )  # fmt: skip
+    return Create(claimed, claimed.body, None, service)
 
 
 def backoff(attempts: int, retry_after: float | None, jitter: float) -> timedelta:

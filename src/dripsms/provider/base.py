@@ -33,6 +33,7 @@ class ProviderMessage:
     status: str
     messaging_service_sid: str | None
     date_created: datetime | None
+    from_: str | None = None
 
 
 class ProviderError(DripError):
@@ -91,4 +92,8 @@ class Provider(Protocol):
 
     def recent(self, *, to: str, limit: int = 50) -> list[ProviderMessage]:
         """The newest messages to a number, newest first."""
+        ...
+
+    def received(self, *, to: str, since: datetime) -> list[ProviderMessage]:
+        """Inbound messages to one of our numbers sent since ``since`` (day granularity)."""
         ...

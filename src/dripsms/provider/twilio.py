@@ -6,6 +6,7 @@ Twilio-compatible endpoint: only ``api_base`` changes.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -88,6 +89,8 @@ class TwilioProvider:
             yield
         except TwilioRestException as exc:
             raise self._rest_error(exc, creates=creates) from None
+        except TwilioException as exc:  # a list page with an error status ("Unable to fetch page")
+            raise self._rest_error(_page_error(exc), creates=creates) from None
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
             raise ProviderError(f"cannot connect: {type(exc).__name__}", retryable=True) from None
         except requests.ConnectionError as exc:
@@ -160,6 +163,32 @@ class TwilioProvider:
         with self._errors(creates=False):
             return [_message(m) for m in self._client.messages.list(to=to, limit=limit)]
 
+    def received(self, *, to: str, since: datetime) -> list[ProviderMessage]:
+        """Inbound messages to ``to`` sent since ``since`` (Twilio filters by day)."""
+        with self._errors(creates=False):
+            listed = self._client.messages.list(to=to, date_sent_after=since, limit=1000)
+        return [_message(m) for m in listed if _inbound(m)]
+
+
+def _inbound(resource: Any) -> bool:
+    return str(getattr(resource, "direction", "")) == "inbound"
+
+
+def _page_error(exc: TwilioException) -> TwilioRestException:
+    """The SDK's page error as the REST error it reports (its status, code and message)."""
+    response = exc.args[1] if len(exc.args) > 1 else None
+    if not isinstance(response, Response):
+        return TwilioRestException(500, "", msg=str(exc))  # unreadable: no answer we can trust
+    try:
+        payload = json.loads(response.text or "{}")
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    return TwilioRestException(
+        response.status_code, "", msg=str(payload.get("message") or exc.args[0]),
+        code=payload.get("code"),
+    )  # fmt: skip
+
 
 def _message(resource: Any) -> ProviderMessage:
     created = resource.date_created
@@ -170,4 +199,5 @@ def _message(resource: Any) -> ProviderMessage:
         status=str(resource.status),
         messaging_service_sid=resource.messaging_service_sid,
         date_created=created.astimezone(UTC) if isinstance(created, datetime) else None,
+        from_=getattr(resource, "from_", None),
     )

@@ -47,6 +47,8 @@ class Claimed:
     sequence_key: str
     sequence_digest: str
     sequence_text: str
+    kind: str = "step"
+    """``step``, or ``text``: a body written already (a rule's send, a staff alert)."""
 
 
 def scheduled_count(connection: Connection) -> int:
@@ -145,7 +147,9 @@ def _load(connection: Connection, claimed: list[tuple[int, int, S]]) -> list[Cla
             e.enrolled_at,
             e.timezone,
             c.id.label("contact_id"),
-            c.phone,
+            # A staff alert goes to its own number; everything else to the contact.
+            func.coalesce(m.to_phone, c.phone).label("phone"),
+            m.kind,
             c.attributes.label("contact_attributes"),
             c.opted_out_at,
             v.key.label("sequence_key"),
@@ -184,6 +188,7 @@ def _load(connection: Connection, claimed: list[tuple[int, int, S]]) -> list[Cla
                 sequence_key=row.sequence_key,
                 sequence_digest=row.digest,
                 sequence_text=row.text,
+                kind=row.kind,
             )
         )
     return result

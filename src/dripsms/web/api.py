@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -28,7 +29,6 @@ from dripsms.store.views import contact_view, enrollment_view
 from dripsms.web.auth import require_token
 from dripsms.web.deps import Services, services_of
 
-router = APIRouter(prefix="/v1", tags=["enrollment API"], dependencies=[Depends(require_token)])
 MAX_BODY = 64 * 1024
 Scalar = str | int | float | bool | None
 
@@ -41,15 +41,35 @@ class Problem(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every 4xx answer."""
+    """Every 4xx answer, and a 503 when the database is unavailable."""
 
     error: Problem
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+router = APIRouter(
+    prefix="/v1", tags=["enrollment API"], dependencies=[Depends(require_token)],
+    responses=_errors(401, 503),  # every route: no or a wrong token; the database is down
+)  # fmt: skip
+
+
+EXAMPLE_PHONE = "+14155550100"
+EXAMPLE_ENROLLMENT: dict[str, JsonValue] = {
+    "sequence": "postop",
+    "phone": EXAMPLE_PHONE,
+    "timezone": "America/New_York",
+    "anchor": "2026-03-07",
+    "attributes": {"first_name": "Ada"},
+}
 
 
 class EnrollmentIn(BaseModel):
     """A new enrollment. Attributes go in ``attributes`` or as extra top-level fields."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [EXAMPLE_ENROLLMENT]})
 
     sequence: str = Field(max_length=64, description="The sequence's key.")
     phone: str = Field(max_length=40, description="E.164, or national form in the default region.")
@@ -95,14 +115,114 @@ class EnrollmentOut(BaseModel):
 class ContactIn(BaseModel):
     """Changes to a contact."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"attributes": {"surgery_date": "2026-03-14"}}]},
+    )
 
     timezone: str | None = Field(None, max_length=64)
     attributes: dict[str, Scalar] = Field(default_factory=dict)
 
 
+class ContactEnrollmentOut(BaseModel):
+    """One of a contact's enrollments."""
+
+    id: int
+    sequence: str
+    state: str
+    external_id: str | None
+    enrolled_at: str
+
+
+class ContactOut(BaseModel):
+    """A contact: attributes, opt-out state, enrollments."""
+
+    phone: str
+    timezone: str | None
+    attributes: dict[str, Any]
+    opted_out: bool
+    opted_out_at: str | None
+    enrollments: list[ContactEnrollmentOut]
+
+
+class ContactChanged(ContactOut):
+    """A contact after a change, and how many messages were re-planned."""
+
+    replanned: int
+
+
+class Unenrolled(BaseModel):
+    """The enrollments ended."""
+
+    unenrolled: list[int]
+
+
+class AttributeOut(BaseModel):
+    """An attribute a sequence declares."""
+
+    type: str
+    required: bool
+    values: list[str] | None
+
+
+class StepOut(BaseModel):
+    """A step of a sequence."""
+
+    id: str
+    expects: str | None
+    conditional: bool
+
+
+class SequenceOut(BaseModel):
+    """A sequence this server runs."""
+
+    key: str
+    name: str
+    description: str
+    version: str
+    anchor: str
+    timezone: str | None
+    attributes: dict[str, AttributeOut]
+    steps: list[StepOut]
+
+
+def printable(text: str) -> str:
+    """``text`` safe to answer with: an unpaired surrogate (no UTF-8 for it) backslash-escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"field": field, "message": message}}, status_code=status)
+    problem = {
+        "field": printable(field) if field is not None else None,
+        "message": printable(message),
+    }
+    return JSONResponse({"error": problem}, status_code=status)
+
+
+def _unstorable(value: Any, where: str = "") -> tuple[str, str] | None:
+    """(field, problem) of the first value no database keeps as given, else None: text with a
+    NUL (PostgreSQL refuses it) or an unpaired surrogate (no UTF-8 for it), and NaN or an
+    infinity (JSON has none; PostgreSQL refuses it, SQLite reads it back as null)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return where or "body", "must not contain NUL characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "body", "must be valid Unicode (it has an unpaired surrogate)"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return where or "body", "must be a finite number"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            problem = _unstorable(str(key), inner) or _unstorable(item, inner)
+            if problem is not None:
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            if (problem := _unstorable(item, where)) is not None:
+                return problem
+    return None
 
 
 def _local(instant: datetime | None, zone: str) -> str | None:
@@ -171,28 +291,38 @@ def _request_of(payload: dict[str, Any]) -> EnrollmentRequest:
     )  # fmt: skip
 
 
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 415, 422)
-}
-ENROLLMENT_BODY = {
+ENROLLMENT_REQUEST = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Send the same key again to get the first answer back, not a second "
+            "enrollment.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {"schema": EnrollmentIn.model_json_schema()},
             "application/x-www-form-urlencoded": {"schema": EnrollmentIn.model_json_schema()},
         },
-    }
+    },
 }
 
 
 @router.post(
-    "/enrollments", status_code=201, response_model=EnrollmentOut, responses=RESPONSES,
-    openapi_extra=ENROLLMENT_BODY, summary="Enroll a contact",
+    "/enrollments", status_code=201, response_model=EnrollmentOut,
+    responses=_errors(400, 409, 413, 415, 422), openapi_extra=ENROLLMENT_REQUEST,
+    summary="Enroll a contact",
 )  # fmt: skip
 async def create_enrollment(request: Request) -> JSONResponse:
     """Enroll a contact and plan its timeline. Honours ``Idempotency-Key``."""
     services = services_of(request)
     payload = await _payload(request)
+    if (problem := _unstorable(payload)) is not None:
+        return _error(422, problem[1], problem[0])
     key = request.headers.get("Idempotency-Key")
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     if key is not None:
@@ -245,10 +375,13 @@ def _remember(services: Services, key: str, digest: str, body: dict[str, Any]) -
         pass  # a concurrent duplicate stored it first; the enrollment itself was refused
 
 
-EnrollmentId = Annotated[int, Path(ge=1, le=2**62)]
+# Ids are INTEGER columns: 32 bits on PostgreSQL, which refuses a larger number outright.
+EnrollmentId = Annotated[int, Path(ge=1, le=2**31 - 1, examples=[1])]
 
 
-@router.get("/enrollments/{enrollment_id}", response_model=EnrollmentOut, responses=RESPONSES)
+@router.get(
+    "/enrollments/{enrollment_id}", response_model=EnrollmentOut, responses=_errors(404, 422)
+)
 def get_enrollment(enrollment_id: EnrollmentId, request: Request) -> Any:
     """An enrollment's timeline: step, due (UTC and local), state, SID, reply."""
     services = services_of(request)
@@ -279,7 +412,9 @@ def _jsonable(reply: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in reply.items()}
 
 
-@router.delete("/enrollments/{enrollment_id}", responses=RESPONSES)
+@router.delete(
+    "/enrollments/{enrollment_id}", response_model=Unenrolled, responses=_errors(404, 422)
+)
 def delete_enrollment(enrollment_id: EnrollmentId, request: Request) -> Any:
     """Unenroll: cancel what is not sent, at Twilio too."""
     services = services_of(request)
@@ -297,10 +432,10 @@ def _phone(services: Services, raw: str) -> str:
         raise HTTPException(422, str(exc)) from None
 
 
-PhoneParam = Annotated[str, Path(max_length=40)]
+PhoneParam = Annotated[str, Path(max_length=40, examples=[EXAMPLE_PHONE])]
 
 
-@router.get("/contacts/{phone}", responses=RESPONSES)
+@router.get("/contacts/{phone}", response_model=ContactOut, responses=_errors(404, 422))
 def get_contact(phone: PhoneParam, request: Request) -> Any:
     """A contact: attributes, opt-out state, enrollments."""
     services = services_of(request)
@@ -309,14 +444,16 @@ def get_contact(phone: PhoneParam, request: Request) -> Any:
         view = contact_view(connection, normalized)
     if view is None:
         return _error(404, "no contact with this phone", "phone")
-    return _jsonable(view)
+    return _contact(view)
 
 
-@router.patch("/contacts/{phone}", responses=RESPONSES)
+@router.patch("/contacts/{phone}", response_model=ContactChanged, responses=_errors(400, 404, 422))
 def patch_contact(phone: PhoneParam, changes: ContactIn, request: Request) -> Any:
     """Change attributes or zone; a moved anchor re-plans what is not sent yet."""
     services = services_of(request)
     normalized = _phone(services, phone)
+    if (problem := _unstorable(changes.model_dump())) is not None:
+        return _error(422, problem[1], problem[0])
     try:
         replanned = update_contact(
             services.engine, services.library, normalized, now=services.clock(),
@@ -327,18 +464,32 @@ def patch_contact(phone: PhoneParam, changes: ContactIn, request: Request) -> An
         return _error(status, exc.reason, exc.field)
     with services.engine.connect() as connection:
         view = contact_view(connection, normalized)
-    return {**(_jsonable(view) or {}), "replanned": replanned}
+    if view is None:  # removed since: nothing to show
+        return _error(404, "no contact with this phone", "phone")
+    return {**_contact(view), "replanned": replanned}
 
 
-@router.get("/sequences")
+def _contact(view: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **view,
+        "opted_out_at": view["opted_out_at"].isoformat() if view["opted_out_at"] else None,
+        "enrollments": [
+            {**e, "enrolled_at": e["enrolled_at"].isoformat()} for e in view["enrollments"]
+        ],
+    }
+
+
+@router.get("/sequences", response_model=list[SequenceOut])
 def list_sequences(request: Request) -> Any:
     """The sequences this server runs."""
     library = services_of(request).library
     return [_sequence_summary(library.current(key)) for key in library.sequence_keys()]
 
 
-@router.get("/sequences/{key}", responses=RESPONSES)
-def get_sequence(key: Annotated[str, Path(max_length=64)], request: Request) -> Any:
+@router.get("/sequences/{key}", response_model=SequenceOut, responses=_errors(404, 422))
+def get_sequence(
+    key: Annotated[str, Path(max_length=64, examples=["postop"])], request: Request
+) -> Any:
     """One sequence: anchor, attributes, steps."""
     try:
         loaded = services_of(request).library.current(key)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException
 
 from dripsms import __version__
 from dripsms.runtime import Runtime
@@ -30,10 +31,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(health.router)
 
+    # Starlette's HTTPException, so that what FastAPI and the router raise themselves (an
+    # unparsable body, an unknown path, a wrong method) has the same error shape as ours.
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse(
-            {"error": {"field": None, "message": str(exc.detail)}},
+            {"error": {"field": None, "message": api.printable(str(exc.detail))}},
             status_code=exc.status_code,
             headers=exc.headers,
         )
@@ -43,7 +46,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(p) for p in first["loc"] if p not in ("body", "path", "query"))
         return JSONResponse(
-            {"error": {"field": field or None, "message": str(first["msg"])}}, status_code=422
+            {
+                "error": {
+                    "field": api.printable(field) or None,
+                    "message": api.printable(str(first["msg"])),
+                }
+            },
+            status_code=422,
         )
 
     @app.exception_handler(SQLAlchemyError)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 from fastapi import Request
 from sqlalchemy import Engine
 
 from dripsms.clock import Clock
-from dripsms.engine.conversations import ConversationConfig, Conversations
+from dripsms.engine.conversations import Conversations
 from dripsms.engine.enrollment import Enroller
 from dripsms.engine.library import SequenceLibrary
 from dripsms.runtime import Runtime
@@ -63,20 +62,10 @@ class Services:
         """Accepted API tokens."""
         return [t.get_secret_value() for t in self.runtime.settings.api_tokens]
 
-    @cached_property
+    @property
     def conversations(self) -> Conversations:
         """Inbound handling."""
-        s = self.runtime.settings
-        config = ConversationConfig(
-            advanced_opt_out=s.advanced_opt_out,
-            help_text=s.help_text,
-            opt_out_text=s.opt_out_text,
-            opt_in_text=s.opt_in_text,
-            free_text_opt_out=s.free_text_opt_out,
-            max_reprompts=s.max_reprompts,
-            unmatched_reply=s.unmatched_reply,
-        )
-        return Conversations(self.engine, self.library, config)
+        return self.runtime.conversations
 
 
 def services_of(request: Request) -> Services:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -17,7 +18,18 @@ from dripsms.web.deps import services_of
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Database reachable and migrated")
+class Health(BaseModel):
+    """Whether the database answers and is migrated."""
+
+    status: str
+    database: str
+    revision: str | None = None
+
+
+@router.get(
+    "/healthz", summary="Database reachable and migrated", response_model=Health,
+    responses={503: {"model": Health, "description": "Unavailable"}},
+)  # fmt: skip
 def healthz(request: Request) -> Any:
     """200 when the database answers and is at the newest migration; 503 otherwise."""
     services = services_of(request)
@@ -36,7 +48,10 @@ def healthz(request: Request) -> Any:
     return {"status": "ok", "database": "ok", "revision": head}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics", summary="Prometheus metrics", response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)  # fmt: skip
 def metrics(request: Request) -> Response:
     """Counters since start, and the outbox by state (read now)."""
     services = services_of(request)

@@ -7,16 +7,34 @@ import time
 from datetime import UTC
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse
 
 from dripsms.engine.callbacks import verify_callback
 from dripsms.engine.conversations import Inbound
 from dripsms.engine.status import StatusUpdate, apply_status
+from dripsms.web.api import ErrorBody
 from dripsms.web.deps import services_of
 from dripsms.web.twilio_signature import verified_params
 
-router = APIRouter(prefix="/twilio", tags=["twilio webhooks"])
+router = APIRouter(
+    prefix="/twilio", tags=["twilio webhooks"],
+    responses={
+        400: {"model": ErrorBody, "description": "A required field is missing"},
+        403: {"model": ErrorBody, "description": "Not signed by Twilio"},
+        503: {"model": ErrorBody, "description": "The database is unavailable"},
+    },
+)  # fmt: skip
+
+
+def _small_int(text: str, digits: int) -> bool:
+    """At most ``digits`` ASCII digits (``"²".isdigit()``, yet ``int("²")`` fails)."""
+    return text.isascii() and text.isdigit() and len(text) <= digits
+
+
+def _missing(message: str, field: str) -> JSONResponse:
+    return JSONResponse({"error": {"field": field, "message": message}}, status_code=400)
 
 
 def _twiml(answers: list[str]) -> Response:
@@ -26,7 +44,11 @@ def _twiml(answers: list[str]) -> Response:
     return Response(str(response), media_type="application/xml")
 
 
-@router.post("/inbound", summary="Twilio's incoming-message webhook (answers TwiML)")
+@router.post(
+    "/inbound", summary="Twilio's incoming-message webhook (answers TwiML)",
+    response_class=Response,
+    responses={200: {"description": "TwiML", "content": {"application/xml": {}}}},
+)  # fmt: skip
 async def inbound(request: Request) -> Response:
     """An inbound text: keywords, reply matching, rules; answers TwiML."""
     services = services_of(request)
@@ -42,14 +64,19 @@ async def inbound(request: Request) -> Response:
         opt_out_type=params.get("OptOutType") or None,
     )
     if not text.message_sid or not text.from_phone:
-        return Response("MessageSid and From are required", status_code=400)
+        return _missing(
+            "MessageSid and From are required", "MessageSid" if not text.message_sid else "From"
+        )
     result = await run_in_threadpool(services.conversations.receive, text)
     services.metrics.replies.labels(result.kind).inc()
     services.metrics.webhook_seconds.labels("inbound").observe(time.perf_counter() - started)
     return _twiml(result.answers)
 
 
-@router.post("/status", summary="Twilio's status callback (the URL carries our message id)")
+@router.post(
+    "/status", summary="Twilio's status callback (the URL carries our message id)",
+    status_code=204, response_class=Response,
+)  # fmt: skip
 async def status(request: Request) -> Response:
     """A message's new status; forward only, each (SID, status) once."""
     services = services_of(request)
@@ -59,20 +86,23 @@ async def status(request: Request) -> Response:
     raw_id, token = request.query_params.get("m"), request.query_params.get("t", "")
     if (
         raw_id
-        and raw_id.isdigit()
+        and _small_int(raw_id, 18)  # fits a 64-bit id
         and verify_callback(services.callback_secret, int(raw_id), token)
     ):
         message_id = int(raw_id)
     sid = params.get("MessageSid") or params.get("SmsSid") or ""
     state = params.get("MessageStatus") or params.get("SmsStatus") or ""
     if not sid or not state:
-        return Response("MessageSid and MessageStatus are required", status_code=400)
+        return _missing(
+            "MessageSid and MessageStatus are required",
+            "MessageSid" if not sid else "MessageStatus",
+        )
     code = params.get("ErrorCode")
     update = StatusUpdate(
         message_sid=sid,
         status=state,
         message_id=message_id,
-        error_code=int(code) if code and code.isdigit() else None,
+        error_code=int(code) if code and _small_int(code, 9) else None,
     )
     outcome = await run_in_threadpool(apply_status, services.engine, update, now=services.clock())
     services.metrics.status_callbacks.labels(outcome.result).inc()
