@@ -98,22 +98,27 @@ def sandbox_world(
     sandbox.set_now(start)
     with SandboxServer(sandbox) as server:
         config = Settings(database_url=database_url, sequences_dir=sequences, **settings)
-        runtime = Runtime(config, lambda: start, sandbox_url=server.base_url)
+        worlds: list[SandboxWorld] = []
+        # The server's clock (webhooks, API) is the world's: it moves with ``at``.
+        runtime = Runtime(
+            config, lambda: worlds[0].now if worlds else start, sandbox_url=server.base_url
+        )
+        worlds.append(SandboxWorld(sandbox, runtime, start))
         try:
-            yield SandboxWorld(sandbox, runtime, start)
+            yield worlds[0]
         finally:
             runtime.engine.dispose()
 
 
 @contextmanager
-def serve_app(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free port in a thread; yields its base URL."""
+def serve_app(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread (``port=0``: a free one); yields its URL."""
     import threading
     import time
 
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="dripsms-test-server", daemon=True)
     thread.start()
@@ -128,3 +133,12 @@ def serve_app(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (to give a server its public URL in advance)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
