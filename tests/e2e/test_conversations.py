@@ -218,3 +218,56 @@ def test_stop_cancels_everything_held_at_twilio_and_start_resubscribes(
         assert connection.execute(select(contacts.c.opted_out_at)).scalar_one() is None
         kinds = [r.kind for r in connection.execute(select(replies).order_by(replies.c.id))]
     assert kinds == ["opt_out", "opt_in"]
+
+
+def test_a_reply_the_webhook_missed_is_recovered_from_twilios_list(live: SandboxWorld) -> None:
+    enroll_ada(live)
+    deliver_day1(live)
+    live.sandbox.set_inbound_url(SANDBOX_MESSAGING_SERVICE_SID, f"http://127.0.0.1:{free_port()}/")
+    live.sandbox.receive(ADA, "eight")  # the server was down: Twilio does not retry
+    [delivery] = live.sandbox.inbound_deliveries()
+    assert delivery.status_code is None
+    with live.engine.connect() as connection:
+        assert connection.execute(select(replies)).all() == []
+    report = live.tick()
+    assert report.recovered == 1
+    with live.engine.connect() as connection:
+        reply = connection.execute(select(replies)).one()
+    assert (reply.kind, reply.step_id, reply.value) == ("matched", "day1", 8)
+    # the rule's answer could not ride on TwiML: it went through the outbox instead
+    live.tick()
+    answers = [m for m in live.sandbox.messages() if m.to == ADA and "score of 8" in m.body]
+    assert len(answers) == 1
+    assert live.tick().recovered == 0  # the cursor moved on; nothing is handled twice
+
+
+def test_a_notify_webhook_is_retried_until_acknowledged(
+    live: SandboxWorld, clinic: tuple[str, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enroll_ada(live)
+    deliver_day1(live)
+    answers = iter([503, 500, 200])
+    monkeypatch.setattr(Receiver, "do_POST", _flaky(answers))
+    live.sandbox.receive(ADA, "9")
+    assert live.tick().notify_retrying == 1
+    for minutes in (10, 30):  # past each backoff
+        live.at(datetime(2026, 3, 8, 14, minutes, tzinfo=UTC))
+        live.tick()
+    assert len(clinic[1]) == 3
+    bodies = {body for _, body in clinic[1]}
+    assert len(bodies) == 1  # the same payload every time
+    with live.engine.connect() as connection:
+        from dripsms.store.tables import notifications
+
+        row = connection.execute(select(notifications)).one()
+    assert (row.state, row.attempts) == ("delivered", 3)
+
+
+def _flaky(statuses: Iterator[int]) -> Any:
+    def do_post(self: Receiver) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.received.append((dict(self.headers), body))
+        self.send_response(next(statuses))
+        self.end_headers()
+
+    return do_post

@@ -139,7 +139,7 @@ class Dispatcher:
         window = self.config.window
         lease = self.config.lease + elapsed
         with self.engine.begin() as connection:
-            room = self.config.scheduled_budget - outbox.scheduled_count(connection)
+            room = self.config.scheduled_budget - outbox.scheduled_count(connection, now)
             # Due before the earliest SendAt: sent now, so no scheduling slot is used.
             claimed = outbox.claim_due(
                 connection, now=now, until=window.earliest(now), limit=self.config.batch_size,

@@ -51,10 +51,14 @@ class Claimed:
     """``step``, or ``text``: a body written already (a rule's send, a staff alert)."""
 
 
-def scheduled_count(connection: Connection) -> int:
-    """Messages Twilio holds for us (or may: a create in flight)."""
-    states = (S.SCHEDULED.value, S.HANDING_OFF.value)
-    return int(connection.execute(select(func.count()).where(m.state.in_(states))).scalar_one())
+def scheduled_count(connection: Connection, now: datetime) -> int:
+    """Messages Twilio holds for us now (or may: a create in flight). A scheduled message
+    whose SendAt has passed has been released, and no longer takes a slot."""
+    held = or_(
+        and_(m.state == S.SCHEDULED.value, m.due_at > now),
+        m.state == S.HANDING_OFF.value,
+    )
+    return int(connection.execute(select(func.count()).where(held)).scalar_one())
 
 
 def _claim(
