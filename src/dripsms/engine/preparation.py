@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dripsms.core.attributes import coerce
-from dripsms.core.context import template_context
+from dripsms.core.context import template_context, typed_attributes
 from dripsms.core.handoff import Decision, ProviderWindow, decide
 from dripsms.core.sequence.model import Sequence
 from dripsms.core.states import MessageState
@@ -41,17 +40,10 @@ class Settle:
     values: Mapping[str, Any]
 
 
-def typed_attributes(sequence: Sequence, claimed: Claimed) -> dict[str, Any]:
+def claimed_attributes(sequence: Sequence, claimed: Claimed) -> dict[str, Any]:
     """Contact attributes overlaid with the enrollment's, typed by the sequence."""
     raw = {**claimed.contact_attributes, **claimed.enrollment_attributes}
-    typed: dict[str, Any] = {}
-    for name, declared in sequence.attributes.items():
-        if raw.get(name) is not None:
-            try:
-                typed[name] = coerce(declared.type, raw[name], declared.values)
-            except ValueError:
-                typed[name] = raw[name]
-    return typed
+    return typed_attributes(sequence, raw)
 
 
 def prepare_handoff(
@@ -88,7 +80,7 @@ def prepare_handoff(
     if verdict.decision is Decision.DEFER:
         return settle(S.PLANNED, "quiet_hours", "deferred", due_at=verdict.at)
     context = template_context(
-        sequence, step_id=step.id, attributes=typed_attributes(sequence, claimed),
+        sequence, step_id=step.id, attributes=claimed_attributes(sequence, claimed),
         phone=claimed.phone, zone=zone, replies=replies, external_id=claimed.external_id,
         enrolled_at=claimed.enrolled_at,
     )  # fmt: skip
