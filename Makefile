@@ -24,10 +24,11 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: $(STAMP)  ## every benchmark; prints the tables, writes nothing (~5 min)
+bench: $(STAMP)  ## every benchmark; prints the tables, writes nothing (~7 min)
 	$(BIN)/python bench/preview_bench.py
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/tick_bench.py
+	$(BIN)/python bench/handoff_bench.py
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
