@@ -208,10 +208,12 @@ def test_stop_cancels_everything_held_at_twilio_and_start_resubscribes(
     assert report.canceled == len(held)
     live.at(datetime(2026, 5, 1, tzinfo=UTC))
     live.tick()
+    stopped_at = datetime(2026, 3, 9, 14, 31, tzinfo=UTC)
     after_stop = [
-        m for m in live.sandbox.messages()
-        if m.to == ADA and m.date_sent is not None and m.date_sent > datetime(2026, 3, 9, 14, 31, tzinfo=UTC)
-    ]  # fmt: skip
+        m
+        for m in live.sandbox.messages()
+        if m.to == ADA and m.date_sent is not None and m.date_sent > stopped_at
+    ]
     assert after_stop == []  # nothing went out after STOP, as the sandbox counts
     live.sandbox.receive(ADA, "START")
     with live.engine.connect() as connection:
