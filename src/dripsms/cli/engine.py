@@ -116,6 +116,7 @@ def tick(as_json: JSON = False) -> None:
 
 def _loop(runtime: Runtime, stop: threading.Event) -> None:
     dispatcher = runtime.dispatcher()
+    dispatcher.stopping = stop  # a signal mid-pass stops it claiming further batches
     try:
         while not stop.is_set():
             report = dispatcher.tick(runtime.clock())

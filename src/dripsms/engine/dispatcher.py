@@ -87,6 +87,8 @@ class Dispatcher:
     ) -> None:
         self.engine = engine
         self.passes = tuple(passes)
+        self.stopping = threading.Event()
+        """Set to stop claiming new batches (calls already made are finished and recorded)."""
         """Other timers a pass runs (reply windows, notify webhooks, missed replies)."""
         self.provider = provider
         self.library = library
@@ -116,6 +118,8 @@ class Dispatcher:
                 report.add(name, count)
         self._release_blocked(now, report)
         for _ in range(100_000):  # a bound, not a goal: each batch claims only due work
+            if self.stopping.is_set():
+                break  # a worker asked to stop: finish the batch in flight, claim no more
             claimed_at = self.monotonic()
             claimed = self._claim(now, timedelta(seconds=claimed_at - started))
             if not claimed:
