@@ -68,17 +68,10 @@ from dripsms.sandbox import (
 )
 from dripsms.settings import Settings
 from dripsms.store.database import connect, upgrade
+from reporting import RESULTS, cores, cpu_model, table, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results.md"
 SECTION = "## Handoff rate"
-RESULTS_HEADER = """# dripsms benchmark results
-
-Figures written by the scripts in `bench/` (see `bench/README.md`). Each `##` section
-belongs to one script, which rewrites only its own section and states there the machine,
-the date and the command that produced it. Absolute numbers drift from run to run and
-machine to machine; the ratios to the peers measured in the same run are what to compare.
-"""
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LATENCY_MS = 150
 LATENCY = LATENCY_MS / 1000
@@ -536,28 +529,6 @@ def measure(
 # -- the report ---------------------------------------------------------------------------------
 
 
-def cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
 def checks(runs: list[Run]) -> list[str]:
     """What went wrong in these runs (nothing, if all is well)."""
     problems = []
@@ -834,26 +805,6 @@ def run(pairs: list[tuple[float, int]], seconds: float, reps: int, in_process: b
     return report(configs, ours, bare, reps, seconds, in_process, load, elapsed, command)
 
 
-def replace_section(text: str, section: list[str]) -> str:
-    """``text`` with its ``## Handoff rate`` section replaced (or appended); others untouched."""
-    lines = text.splitlines()
-    try:
-        start = lines.index(SECTION)
-    except ValueError:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        return "\n".join([*lines, "", *section]).rstrip("\n") + "\n"
-    end = start + 1
-    while end < len(lines) and not lines[end].startswith("## "):
-        end += 1
-    return "\n".join([*lines[:start], *section, *lines[end:]]).rstrip("\n") + "\n"
-
-
-def write_results(section: list[str]) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else RESULTS_HEADER
-    RESULTS.write_text(replace_section(text, section), encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
@@ -881,7 +832,7 @@ def main(argv: list[str] | None = None) -> None:
     section = run(pairs, args.seconds, args.reps, args.in_process)
     print("\n".join(section))
     if args.write:
-        write_results(section)
+        write_section(SECTION, section)
         print(f"wrote {SECTION!r} to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
 
 

@@ -54,19 +54,12 @@ from dripsms.engine.enrollment import Enroller
 from dripsms.engine.importing import ImportReport, import_csv
 from dripsms.engine.library import SequenceLibrary
 from dripsms.store.database import connect, upgrade
+from reporting import RESULTS, cores, cpu_model, fmt, table, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SEQUENCE_FILE = Path("sequences/postop.yaml")
 SEQUENCE_KEY = "postop"
-RESULTS = ROOT / "bench" / "results.md"
 SECTION = "## Import"
-RESULTS_HEADER = """# dripsms benchmark results
-
-Figures written by the scripts in `bench/` (see `bench/README.md`). Each `##` section
-belongs to one script, which rewrites only its own section and states there the machine,
-the date and the command that produced it. Absolute numbers drift from run to run and
-machine to machine; the ratios to the peers measured in the same run are what to compare.
-"""
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # the import's clock: fixed, so runs are alike
 BATCH = 1000  # contacts per transaction: import_csv's default batch_size
 TABLES = ("contacts", "enrollments", "messages", "events")
@@ -326,10 +319,10 @@ def adapt(row: Sequence[Any]) -> tuple[Any, ...]:
 
 def chunks(written: Written, n: int) -> list[dict[str, Rows]]:
     """The rows of each 1,000 contacts: their contacts, enrollments, messages and events."""
-    per_contact = {table: len(rows) // n for table, rows in written.rows.items()}
-    for table, rows in written.rows.items():
-        if len(rows) != per_contact[table] * n:
-            raise SystemExit(f"{table}: {len(rows)} rows is not a whole number per contact")
+    per_contact = {name: len(rows) // n for name, rows in written.rows.items()}
+    for name, rows in written.rows.items():
+        if len(rows) != per_contact[name] * n:
+            raise SystemExit(f"{name}: {len(rows)} rows is not a whole number per contact")
     return [
         {
             table: rows[start * per_contact[table] : (start + BATCH) * per_contact[table]]
@@ -505,32 +498,6 @@ def instrumented(profile: Profile) -> Iterator[Callable[[Engine], None]]:
 
 
 # -- the report ---------------------------------------------------------------------------
-
-
-def cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def fmt(value: float, digits: int = 2) -> str:
-    return f"{value:,.{digits}f}"
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -735,26 +702,6 @@ def postgres_url(given: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def replace_section(text: str, section: list[str]) -> str:
-    """``text`` with its ``## Import`` section replaced (or appended); others untouched."""
-    lines = text.splitlines()
-    try:
-        start = lines.index(SECTION)
-    except ValueError:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        return "\n".join([*lines, "", *section]).rstrip("\n") + "\n"
-    end = start + 1
-    while end < len(lines) and not lines[end].startswith("## "):
-        end += 1
-    return "\n".join([*lines[:start], *section, *lines[end:]]).rstrip("\n") + "\n"
-
-
-def write_results(section: list[str]) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else RESULTS_HEADER
-    RESULTS.write_text(replace_section(text, section), encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=100_000, help="contacts to import")
@@ -771,7 +718,7 @@ def main(argv: list[str] | None = None) -> None:
     section = run(args.n, args.seed, postgres)
     print("\n".join(section))
     if args.write:
-        write_results(section)
+        write_section(SECTION, section)
         print(f"wrote {SECTION!r} to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
 
 

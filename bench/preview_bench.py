@@ -45,18 +45,11 @@ from dripsms.core.segments import count_segments
 from dripsms.core.sequence.model import Sequence as DripSequence
 from dripsms.core.templates import evaluate, render
 from dripsms.core.timeline import plan_timeline
+from reporting import RESULTS, cores, cpu_model, fmt, table, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SEQUENCE_FILE = Path("sequences/postop.yaml")
-RESULTS = ROOT / "bench" / "results.md"
 SECTION = "## Preview"
-RESULTS_HEADER = """# dripsms benchmark results
-
-Figures written by the scripts in `bench/` (see `bench/README.md`). Each `##` section
-belongs to one script, which rewrites only its own section and states there the machine,
-the date and the command that produced it. Absolute numbers drift from run to run and
-machine to machine; the ratios to the peers measured in the same run are what to compare.
-"""
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2036, 12, 31)
 PHONE = "+15555550100"
@@ -261,32 +254,6 @@ def time_command(command: list[str], runs: int, env: dict[str, str]) -> float:
     return best
 
 
-def cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def fmt(value: float, digits: int = 2) -> str:
-    return f"{value:,.{digits}f}"
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
 def run(n: int, reps: int, seed: int, cli_runs: int) -> list[str]:
     loaded = load_file(ROOT / SEQUENCE_FILE)
     sequence = loaded.sequence
@@ -436,26 +403,6 @@ def run(n: int, reps: int, seed: int, cli_runs: int) -> list[str]:
     return lines
 
 
-def replace_section(text: str, section: list[str]) -> str:
-    """``text`` with its ``## Preview`` section replaced (or appended); others untouched."""
-    lines = text.splitlines()
-    try:
-        start = lines.index(SECTION)
-    except ValueError:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        return "\n".join([*lines, "", *section]).rstrip("\n") + "\n"
-    end = start + 1
-    while end < len(lines) and not lines[end].startswith("## "):
-        end += 1
-    return "\n".join([*lines[:start], *section, *lines[end:]]).rstrip("\n") + "\n"
-
-
-def write_results(section: list[str]) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else RESULTS_HEADER
-    RESULTS.write_text(replace_section(text, section), encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=10_000, help="(zone, anchor) pairs")
@@ -469,7 +416,7 @@ def main(argv: list[str] | None = None) -> None:
     section = run(args.n, args.reps, args.seed, args.cli_runs)
     print("\n".join(section))
     if args.write:
-        write_results(section)
+        write_section(SECTION, section)
         print(f"wrote {SECTION!r} to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
 
 

@@ -57,18 +57,11 @@ from dripsms.runtime import Runtime
 from dripsms.sandbox import Sandbox, SandboxServer
 from dripsms.settings import Settings
 from dripsms.store.database import connect, upgrade
+from reporting import RESULTS, cores, cpu_model, fmt, table, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SEQUENCE_FILE = Path("sequences/postop.yaml")
-RESULTS = ROOT / "bench" / "results.md"
 SECTION = "## Idle tick"
-RESULTS_HEADER = """# dripsms benchmark results
-
-Figures written by the scripts in `bench/` (see `bench/README.md`). Each `##` section
-belongs to one script, which rewrites only its own section and states there the machine,
-the date and the command that produced it. Absolute numbers drift from run to run and
-machine to machine; the ratios to the peers measured in the same run are what to compare.
-"""
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # 07:00 in New York: the first tick's clock
 TICK_EVERY = timedelta(seconds=5)  # the default poll_interval: each tick's clock moves on
 FAR = datetime(2027, 12, 1, 14, 0)  # planned messages are due from here (naive UTC) ...
@@ -396,26 +389,6 @@ def raw_median(path: Path, statement: str, parameters: Any, reps: int) -> float:
 # -- the report ---------------------------------------------------------------------------
 
 
-def cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def fmt(value: float, digits: int = 2) -> str:
-    return f"{value:,.{digits}f}"
-
-
 def us(seconds: float) -> str:
     """Microseconds, with fewer digits as they grow."""
     value = seconds * 1e6
@@ -433,12 +406,6 @@ def human(seconds: float) -> str:
 
 def p95(values: Sequence[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1]
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
 
 
 def control(w: World, sandbox: Sandbox) -> str:
@@ -774,26 +741,6 @@ def report(
     return lines
 
 
-def replace_section(text: str, section: list[str]) -> str:
-    """``text`` with its ``## Idle tick`` section replaced (or appended); others untouched."""
-    lines = text.splitlines()
-    try:
-        start = lines.index(SECTION)
-    except ValueError:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        return "\n".join([*lines, "", *section]).rstrip("\n") + "\n"
-    end = start + 1
-    while end < len(lines) and not lines[end].startswith("## "):
-        end += 1
-    return "\n".join([*lines[:start], *section, *lines[end:]]).rstrip("\n") + "\n"
-
-
-def write_results(section: list[str]) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else RESULTS_HEADER
-    RESULTS.write_text(replace_section(text, section), encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=1_000_000, help="far-future planned messages")
@@ -818,7 +765,7 @@ def main(argv: list[str] | None = None) -> None:
     section = run(args.n, args.scheduled, args.ticks, args.busy_ticks, args.query_reps)
     print("\n".join(section))
     if args.write:
-        write_results(section)
+        write_section(SECTION, section)
         print(f"wrote {SECTION!r} to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
 
 
