@@ -9,36 +9,18 @@ from __future__ import annotations
 
 import queue
 import threading
-import uuid
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from dripsms.sandbox.lifecycle import Status
 from dripsms.sandbox.message import Message
-from dripsms.sandbox.posting import post_form, sign
+from dripsms.sandbox.posting import SignedPost, post_form
 from dripsms.sandbox.wire import API_VERSION
 
-
-@dataclass(frozen=True, slots=True)
-class StatusCallback:
-    """One status callback request: where it goes and its form parameters."""
-
-    url: str
-    params: tuple[tuple[str, str], ...]
-    auth_token: str = field(repr=False)
-    idempotency_token: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    @property
-    def form(self) -> dict[str, str]:
-        """The parameters as a dict (each is sent once)."""
-        return dict(self.params)
-
-    @property
-    def signature(self) -> str:
-        """``X-Twilio-Signature``: HMAC-SHA1 of the URL and sorted parameters, as Twilio signs."""
-        return sign(self.url, self.params, self.auth_token)
+StatusCallback = SignedPost
+"""A status callback request."""
 
 
 def status_callback(message: Message, auth_token: str) -> StatusCallback | None:

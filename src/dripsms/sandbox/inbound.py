@@ -18,9 +18,8 @@ error from :mod:`dripsms.sandbox.twiml`).
 from __future__ import annotations
 
 import mimetypes
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -31,7 +30,7 @@ from dripsms.sandbox.ids import is_e164, is_sid
 from dripsms.sandbox.lifecycle import Status
 from dripsms.sandbox.message import Direction, Message
 from dripsms.sandbox.optout import OptOutType
-from dripsms.sandbox.posting import MAX_ANSWER_BYTES, HttpAnswer, post_form, sign
+from dripsms.sandbox.posting import MAX_ANSWER_BYTES, HttpAnswer, SignedPost, post_form
 from dripsms.sandbox.twiml import TwimlError, TwimlMessage, read_answer
 from dripsms.sandbox.wire import API_VERSION
 
@@ -114,24 +113,8 @@ def reply_message(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class InboundWebhook:
-    """One inbound-message webhook request: where it goes and its form parameters."""
-
-    url: str
-    params: tuple[tuple[str, str], ...]
-    auth_token: str = field(repr=False)
-    idempotency_token: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    @property
-    def form(self) -> dict[str, str]:
-        """The parameters as a dict (each is sent once)."""
-        return dict(self.params)
-
-    @property
-    def signature(self) -> str:
-        """``X-Twilio-Signature`` of this request, as Twilio computes it."""
-        return sign(self.url, self.params, self.auth_token)
+InboundWebhook = SignedPost
+"""An inbound-message webhook request."""
 
 
 def inbound_webhook(

@@ -9,8 +9,9 @@ implements exactly that, so the sandbox signs with it.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.client import HTTPResponse
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
@@ -31,6 +32,26 @@ def sign(url: str, params: Sequence[tuple[str, str]], auth_token: str) -> str:
     """``X-Twilio-Signature`` of a form POST of ``params`` to ``url``."""
     signature: str = RequestValidator(auth_token).compute_signature(url, dict(params))
     return signature
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPost:
+    """One webhook request as Twilio sends it: where it goes and its form parameters."""
+
+    url: str
+    params: tuple[tuple[str, str], ...]
+    auth_token: str = field(repr=False)
+    idempotency_token: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def form(self) -> dict[str, str]:
+        """The parameters as a dict (each is sent once)."""
+        return dict(self.params)
+
+    @property
+    def signature(self) -> str:
+        """``X-Twilio-Signature``: HMAC-SHA1 of the URL and sorted parameters, as Twilio signs."""
+        return sign(self.url, self.params, self.auth_token)
 
 
 @dataclass(frozen=True, slots=True)
