@@ -42,6 +42,7 @@ class Runtime:
         self.settings = settings
         self.clock = clock
         self._sandbox_url = sandbox_url
+        self._last_recovery: datetime | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -178,6 +179,11 @@ class Runtime:
             return {"notified": done.delivered, "notify_retrying": done.retrying}
 
         def recover(now: datetime) -> dict[str, int]:
+            # A listing at Twilio per number: not on every pass, once per interval.
+            last = self._last_recovery
+            if last is not None and now - last < self.settings.recovery_interval:
+                return {}
+            self._last_recovery = now
             count = recover_replies(
                 self.engine, self.provider, self.conversations, self.inbound_numbers, now=now
             )

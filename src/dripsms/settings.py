@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     unmatched_reply: str | None = Field(
         None, description="An answer to texts that match no open question (none: no answer)."
     )
+    recovery_interval: Duration = Field(
+        timedelta(minutes=1),
+        description="How often a worker lists Twilio's inbound messages for missed replies.",
+    )
     inbound_numbers: list[str] = Field(
         default_factory=list,
         description="Our numbers (comma-separated): replies the webhook missed are listed there.",

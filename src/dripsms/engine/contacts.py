@@ -8,13 +8,14 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from dripsms.core.attributes import attributes_to_json, coerce
 from dripsms.core.planning import EnrollmentError
 from dripsms.core.sequence.dependencies import waits_for
+from dripsms.core.sequence.model import Sequence
 from dripsms.core.states import MessageState
-from dripsms.core.timeline import plan_timeline
+from dripsms.core.timeline import PlannedStep, plan_timeline
 from dripsms.engine.library import SequenceLibrary
 from dripsms.store.events import event_row, record
 from dripsms.store.tables import contacts, enrollments, messages, sequence_versions
@@ -107,7 +108,14 @@ def update_contact(
     return replanned
 
 
-def _replan(connection: Any, enrollment_id: int, sequence: Any, plan: Any, now: datetime) -> int:
+def _replan(
+    connection: Connection,
+    enrollment_id: int,
+    sequence: Sequence,
+    plan: list[PlannedStep],
+    now: datetime,
+) -> int:
+    """Move the enrollment's messages not yet sent to ``plan``; how many moved."""
     m = messages.c
     rows = {
         r.step_id: r
