@@ -25,7 +25,8 @@ settings.load_profile(
 )
 
 REPO = Path(__file__).resolve().parents[1]
-TEMPLATE_DB = "dripsms_template"
+# One template per test session, so that several sessions can share one server.
+TEMPLATE_DB = f"dripsms_template_{os.getpid()}"
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +49,7 @@ def _admin(url: str) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_admin_url: str) -> str:
+def postgres_template(postgres_admin_url: str) -> Iterator[str]:
     """A database migrated to head once per session; each test copies it."""
     admin = _admin(postgres_admin_url)
     with admin.connect() as conn:
@@ -58,8 +59,9 @@ def postgres_template(postgres_admin_url: str) -> str:
     engine = connect(template_url.render_as_string(hide_password=False))
     upgrade(engine)
     engine.dispose()
+    yield TEMPLATE_DB
+    _drop(admin, TEMPLATE_DB)
     admin.dispose()
-    return TEMPLATE_DB
 
 
 @pytest.fixture
