@@ -452,5 +452,7 @@ class Dispatcher:
                     .where(messages.c.id == message_id)
                     .values(cancel_requested_at=None)
                 )
-        if moved and target is S.CANCELED:
+        # Twilio's answer is what counts: its "canceled" callback may have been recorded
+        # before this answer, so the row can be canceled already and ``moved`` false.
+        if target is S.CANCELED:
             report.add("canceled")
