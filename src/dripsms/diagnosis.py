@@ -51,7 +51,7 @@ def diagnose(clock: Clock, *, runtime_factory: Callable[..., Runtime] | None = N
         settings = Settings()
     except Exception as exc:  # pydantic's ValidationError, a bad dripsms.toml
         checks = [Check("settings", False, "; ".join(settings_problems(exc)))]
-        return checks + [_credentials_from_environment()]
+        return [*checks, _credentials_from_environment()]
     if runtime_factory is None:
         from dripsms.runtime import Runtime
 
@@ -120,7 +120,9 @@ def webhook_check(runtime: Runtime) -> Check:
     """Whether ``/twilio/*`` can check ``X-Twilio-Signature`` (else they answer 503)."""
     problem = runtime.webhook_problem
     if problem is None:
-        source = "the sandbox's per-run token" if runtime.settings.uses_sandbox else "the auth token"
+        source = (
+            "the sandbox's per-run token" if runtime.settings.uses_sandbox else "the auth token"
+        )
         return Check("webhook signatures", True, f"checked with {source}")
     # Without credentials, only the process that starts the sandbox (`run`) knows its token.
     sandbox = runtime.settings.uses_sandbox
@@ -234,10 +236,10 @@ def sequences_check(settings: Settings) -> Check:
     if report.errors:
         first = report.errors[0]
         more = f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
-        return Check(
-            "sequences", False, f"{first}{more}; run `dripsms validate` for every problem"
-        )
+        return Check("sequences", False, f"{first}{more}; run `dripsms validate` for every problem")
     count = len(report.sequences)
     if not count:
         return Check("sequences", True, f"no sequence files in {folder}", warning=True)
-    return Check("sequences", True, f"{count} loaded from {folder}: {', '.join(sorted(report.sequences))}")
+    return Check(
+        "sequences", True, f"{count} loaded from {folder}: {', '.join(sorted(report.sequences))}"
+    )

@@ -35,7 +35,9 @@ attributes:
 HANDED_OFF = {"queued", "accepted", "sending", "sent", "delivered"}
 
 
-def wait_for(what: str, check: Callable[[], Any], process: subprocess.Popen[str], timeout: float = 30) -> Any:  # fmt: skip
+def wait_for(
+    what: str, check: Callable[[], Any], process: subprocess.Popen[str], timeout: float = 30
+) -> Any:
     """Poll ``check`` until it is truthy; fail with the server's output if it never is."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -120,10 +122,14 @@ def test_a_second_run_on_the_same_database_hands_off_and_keeps_running(tmp_path:
             first = enroll(url, "+14155550101")
             # Delivered means: handed off, and the callbacks signed with this run's token
             # were accepted by /twilio/status.
-            first_sid = wait_for("the first run's message", lambda: delivered(engine, first), process)
+            first_sid = wait_for(
+                "the first run's message", lambda: delivered(engine, first), process
+            )
         with dripsms_run(tmp_path, database_url) as (url, process):
             second = enroll(url, "+14155550102")
-            second_sid = wait_for("the second run's message", lambda: delivered(engine, second), process)
+            second_sid = wait_for(
+                "the second run's message", lambda: delivered(engine, second), process
+            )
             # The dispatcher survived its first handoff: a later enrollment goes out too.
             third = enroll(url, "+14155550103")
             third_sid = wait_for("a later message", lambda: delivered(engine, third), process)

@@ -55,8 +55,12 @@ def test_blank_variables_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
             "account SID + API key + secret",
         ),
         (
-            {"TWILIO_ACCOUNT_SID": SID, "TWILIO_API_KEY": KEY, "TWILIO_API_SECRET": "sec",
-             "TWILIO_AUTH_TOKEN": "tok"},  # fmt: skip
+            {
+                "TWILIO_ACCOUNT_SID": SID,
+                "TWILIO_API_KEY": KEY,
+                "TWILIO_API_SECRET": "sec",
+                "TWILIO_AUTH_TOKEN": "tok",
+            },
             "account SID + API key + secret + auth token",
         ),
     ],
@@ -94,8 +98,16 @@ def test_a_complete_set_is_twilio(
             "TWILIO_API_KEY must be SK followed by 32 hex",
         ),
     ],
-    ids=["token only", "key only", "key without secret", "key+secret only", "sid only",
-         "secret without key", "bad sid", "bad key"],  # fmt: skip
+    ids=[
+        "token only",
+        "key only",
+        "key without secret",
+        "key+secret only",
+        "sid only",
+        "secret without key",
+        "bad sid",
+        "bad key",
+    ],
 )
 def test_an_incomplete_set_refuses_to_start_naming_what_is_missing(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str

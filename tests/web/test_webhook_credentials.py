@@ -55,8 +55,12 @@ CONFIGS = {
         {"twilio_account_sid": SID, "twilio_api_key": KEY, "twilio_api_secret": SECRET}
     ),
     "sid+key+secret+token": Config(
-        {"twilio_account_sid": SID, "twilio_api_key": KEY, "twilio_api_secret": SECRET,
-         "twilio_auth_token": TOKEN}  # fmt: skip
+        {
+            "twilio_account_sid": SID,
+            "twilio_api_key": KEY,
+            "twilio_api_secret": SECRET,
+            "twilio_auth_token": TOKEN,
+        }
     ),
 }
 KEY_OF = {  # the key webhooks are checked with; None: they answer 503
@@ -111,7 +115,9 @@ def scheduled_message(runtime: Runtime) -> int:
     return int(message_id)
 
 
-def post(app: App, path: str, params: dict[str, str], key: str | None, query: str = "") -> requests.Response:  # fmt: skip
+def post(
+    app: App, path: str, params: dict[str, str], key: str | None, query: str = ""
+) -> requests.Response:
     suffix = f"?{query}" if query else ""
     headers = {}
     if key is not None:

@@ -289,9 +289,7 @@ def checks(found: Sequence[Any], *, as_json: bool) -> None:
         print_json({"ok": ok, "checks": [check.as_json() for check in found]})
         return
     for check in found:
-        mark = (
-            "[red]✗[/]" if not check.ok else "[yellow]![/]" if check.warning else "[green]✓[/]"
-        )
+        mark = "[red]✗[/]" if not check.ok else "[yellow]![/]" if check.warning else "[green]✓[/]"
         out.print(f"{mark} [bold]{_escape(check.name)}[/]: {_escape(check.detail)}")
     out.print("all good" if ok else "[red]something is wrong: see ✗ above[/]")
 

@@ -19,7 +19,6 @@ from dripsms.web.deps import services_of
 from dripsms.web.twilio_signature import verified_params
 
 
-
 def signature_key(request: Request) -> str:
     """The auth token webhooks must be signed with; 503 before reading a byte without one.
 
