@@ -299,10 +299,23 @@ def stopping(signal_name: str) -> None:
     err.print(f"{signal_name}: finishing calls in flight, then stopping")
 
 
-def sandbox_ready(url: str) -> None:
-    """The sandbox listens."""
+def sandbox_ready(url: str, fresh_token: str | None = None) -> None:
+    """The sandbox listens (with ``fresh_token``: what to set to use it with webhooks)."""
     err.print(f"dripsms sandbox listening at {url}")
-    err.print(f"point dripsms at it with DRIPSMS_TWILIO_API_BASE={url}; Ctrl-C stops")
+    if fresh_token is None:
+        err.print(f"point dripsms at it with DRIPSMS_TWILIO_API_BASE={url}; Ctrl-C stops")
+        return
+    from dripsms.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_MESSAGING_SERVICE_SID
+
+    err.print("its account has a fresh auth token; point dripsms at it with:", markup=False)
+    for line in (
+        f"TWILIO_ACCOUNT_SID={SANDBOX_ACCOUNT_SID}",
+        f"TWILIO_AUTH_TOKEN={fresh_token}",
+        f"DRIPSMS_TWILIO_API_BASE={url}",
+        f"DRIPSMS_MESSAGING_SERVICE_SID={SANDBOX_MESSAGING_SERVICE_SID}",
+    ):
+        err.print(f"  export {line}", markup=False)
+    err.print("Ctrl-C stops", markup=False)
 
 
 def migration(key: str, report: Any, *, as_json: bool) -> None:
