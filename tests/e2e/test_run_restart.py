@@ -32,7 +32,8 @@ steps:
 attributes:
   name: string
 """
-HANDED_OFF = {"queued", "accepted", "sending", "sent", "delivered"}
+banners: list[str] = []
+"""What each server printed on stderr, in order."""
 
 
 def wait_for(
@@ -52,18 +53,20 @@ def wait_for(
 
 
 @contextmanager
-def dripsms_run(tmp_path: Path, database_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``dripsms run`` on a free port, without credentials (its own sandbox)."""
+def dripsms_run(
+    tmp_path: Path, database_url: str, command: str = "run", **more: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``dripsms run`` (or ``serve``) on a free port, without credentials unless given."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIPSMS_", "TWILIO_"))}
     env.update(
         DRIPSMS_DATABASE_URL=database_url, DRIPSMS_SEQUENCES_DIR=str(tmp_path / "sequences"),
         DRIPSMS_API_TOKENS=TOKEN, DRIPSMS_PUBLIC_URL=url, DRIPSMS_POLL_INTERVAL="0.1",
-        DRIPSMS_RATE_LIMIT="1000",
+        DRIPSMS_RATE_LIMIT="1000", COLUMNS="300", **more,
     )  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "dripsms", "run", "--port", str(port)], cwd=tmp_path, env=env,
+        [sys.executable, "-m", "dripsms", command, "--port", str(port)], cwd=tmp_path, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -73,10 +76,11 @@ def dripsms_run(tmp_path: Path, database_url: str) -> Iterator[tuple[str, subpro
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
         try:
-            process.communicate(timeout=30)
+            _, stderr = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
+            _, stderr = process.communicate()
+        banners.append(stderr)
 
 
 def _up(url: str) -> bool:
@@ -135,5 +139,29 @@ def test_a_second_run_on_the_same_database_hands_off_and_keeps_running(tmp_path:
             third_sid = wait_for("a later message", lambda: delivered(engine, third), process)
             assert process.poll() is None
         assert len({first_sid, second_sid, third_sid}) == 3
+        assert "webhooks: X-Twilio-Signature checked" in banners[-1]
     finally:
         engine.dispose()
+
+
+def test_serve_with_an_api_key_and_no_auth_token_refuses_webhooks(tmp_path: Path) -> None:
+    (tmp_path / "sequences").mkdir()
+    database_url = f"sqlite:///{tmp_path / 'dripsms.db'}"
+    engine = connect(database_url)
+    upgrade(engine)
+    engine.dispose()
+    credentials = {
+        "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+        "TWILIO_API_KEY": "SK" + "2" * 32,
+        "TWILIO_API_SECRET": "secret",
+    }
+    with dripsms_run(tmp_path, database_url, "serve", **credentials) as (url, _):
+        answer = requests.post(
+            f"{url}/twilio/inbound", data={"MessageSid": "SM" + "3" * 32, "From": "+14155550100",
+            "Body": "STOP"}, headers={"X-Twilio-Signature": "x"}, timeout=10,
+        )  # fmt: skip
+        assert answer.status_code == 503
+        assert "set TWILIO_AUTH_TOKEN" in answer.json()["error"]["message"]
+    banner = " ".join(banners[-1].split())
+    assert "webhooks refused (503)" in banner
+    assert "an API key cannot check Twilio's signatures" in banner
