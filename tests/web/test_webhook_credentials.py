@@ -88,8 +88,11 @@ def app_with(engine: Engine, config: Config) -> Iterator[App]:
     )  # fmt: skip
     runtime = Runtime(settings, lambda: NOW, sandbox_auth_token=config.sandbox_auth_token)
     scheduled_message(runtime)  # so that an accepted status callback would be recorded
-    with serve_app(create_app(runtime)) as url:
-        yield App(url, runtime, config)
+    try:
+        with serve_app(create_app(runtime)) as url:
+            yield App(url, runtime, config)
+    finally:
+        runtime.engine.dispose()
 
 
 @pytest.fixture(params=list(CONFIGS))
