@@ -75,19 +75,19 @@ class Settings(BaseSettings):
     )
     twilio_account_sid: str | None = Field(
         None, validation_alias=_twilio("twilio_account_sid"),
-        description="Twilio account SID (TWILIO_ACCOUNT_SID). No TWILIO_* credential at all: the sandbox.",
+        description="Twilio account SID (TWILIO_ACCOUNT_SID). No TWILIO_* set: the sandbox.",
     )  # fmt: skip
     twilio_auth_token: SecretStr | None = Field(
         None, validation_alias=_twilio("twilio_auth_token"),
-        description="Twilio auth token (TWILIO_AUTH_TOKEN); the only key that checks webhook signatures.",
+        description="Twilio auth token (TWILIO_AUTH_TOKEN); only it checks webhook signatures.",
     )  # fmt: skip
     twilio_api_key: str | None = Field(
         None, validation_alias=_twilio("twilio_api_key"),
-        description="Twilio API key SID (TWILIO_API_KEY), with its secret, for API calls instead of the token.",
+        description="Twilio API key SID (TWILIO_API_KEY), for API calls instead of the token.",
     )  # fmt: skip
     twilio_api_secret: SecretStr | None = Field(
         None, validation_alias=_twilio("twilio_api_secret"),
-        description="Twilio API key secret (TWILIO_API_SECRET); needs TWILIO_API_KEY and TWILIO_ACCOUNT_SID.",
+        description="Twilio API key secret (TWILIO_API_SECRET), with TWILIO_API_KEY.",
     )  # fmt: skip
     twilio_api_base: str = Field(
         "https://api.twilio.com",
