@@ -197,7 +197,7 @@ class Settings(BaseSettings):
 
     @property
     def credentials_given(self) -> CredentialsGiven:
-        """Which ``TWILIO_*`` credentials are set (and whether the token is the sandbox's)."""
+        """Which ``TWILIO_*`` credentials are set."""
         return CredentialsGiven(
             account_sid=self.twilio_account_sid,
             auth_token=_secret(self.twilio_auth_token),
