@@ -38,10 +38,19 @@ TWILIO_API = "https://api.twilio.com"
 class Runtime:
     """The parts of a running dripsms, built lazily from one :class:`Settings`."""
 
-    def __init__(self, settings: Settings, clock: Clock, *, sandbox_url: str | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        *,
+        sandbox_url: str | None = None,
+        sandbox_auth_token: str | None = None,
+    ):
         self.settings = settings
         self.clock = clock
         self._sandbox_url = sandbox_url
+        # The token of the sandbox this process started (``dripsms run``): fresh per run.
+        self._sandbox_auth_token = sandbox_auth_token
         self._last_recovery: datetime | None = None
 
     @cached_property
@@ -74,7 +83,7 @@ class Runtime:
 
     @cached_property
     def provider(self) -> TwilioProvider:
-        """The SDK, pointed at Twilio, or at the sandbox without credentials."""
+        """The SDK, pointed at Twilio, or at the sandbox when no credential at all is set."""
         s = self.settings
         if s.uses_sandbox:
             log.warning(
@@ -82,10 +91,11 @@ class Runtime:
                 extra={"action": "sandbox"},
             )  # fmt: skip
             return TwilioProvider(
-                account_sid=SANDBOX_ACCOUNT_SID, auth_token=SANDBOX_AUTH_TOKEN,
+                account_sid=SANDBOX_ACCOUNT_SID,
+                auth_token=self._sandbox_auth_token or SANDBOX_AUTH_TOKEN,
                 api_base=self.sandbox_url, timeout=s.request_timeout,
             )  # fmt: skip
-        assert s.twilio_account_sid is not None
+        assert s.twilio_account_sid is not None  # Settings refuse an incomplete set
         return TwilioProvider(
             account_sid=s.twilio_account_sid,
             auth_token=s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else None,
@@ -96,23 +106,53 @@ class Runtime:
         )
 
     @property
+    def account_sid(self) -> str:
+        """The account messages are sent from (the sandbox's without credentials)."""
+        return self.settings.twilio_account_sid or SANDBOX_ACCOUNT_SID
+
+    @property
     def callback_secret(self) -> str:
-        """The key that signs status-callback URLs (the auth token, or the API secret)."""
+        """The key that signs the message id in status-callback URLs.
+
+        It ties a callback to its row; it proves nothing about the sender (the
+        ``X-Twilio-Signature``, made with :attr:`webhook_auth_token`, does).
+        """
         s = self.settings
         if s.uses_sandbox:
-            return SANDBOX_AUTH_TOKEN
+            return self._sandbox_auth_token or SANDBOX_AUTH_TOKEN
         for secret in (s.twilio_auth_token, s.twilio_api_secret):
             if secret is not None:
                 return secret.get_secret_value()
-        return s.twilio_account_sid or ""
+        raise AssertionError("Settings refuse credentials without a token or an API secret")
 
     @property
-    def webhook_auth_token(self) -> str:
-        """The auth token Twilio signs webhooks with (the sandbox's without credentials)."""
+    def webhook_auth_token(self) -> str | None:
+        """The key Twilio signs webhooks with; ``None`` when no real key is known.
+
+        Only an auth token checks Twilio's signatures (an API key cannot), and never the
+        sandbox's published one: without a key, ``/twilio/*`` answer 503.
+        """
         s = self.settings
         if s.uses_sandbox:
-            return SANDBOX_AUTH_TOKEN
-        return s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else ""
+            token = self._sandbox_auth_token
+            return token if token and token != SANDBOX_AUTH_TOKEN else None
+        return s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else None
+
+    @property
+    def webhook_problem(self) -> str | None:
+        """Why webhook signatures cannot be checked here, and what to set; ``None`` if they can."""
+        if self.webhook_auth_token is not None:
+            return None
+        if self.settings.uses_sandbox:
+            return (
+                "webhook signatures cannot be checked: no Twilio credentials are set and no "
+                "sandbox was started by this process; set TWILIO_ACCOUNT_SID and "
+                "TWILIO_AUTH_TOKEN, or use `dripsms run`, whose sandbox signs with a fresh token"
+            )
+        return (
+            "webhook signatures cannot be checked: TWILIO_AUTH_TOKEN is not set (an API key "
+            "cannot check Twilio's signatures); set TWILIO_AUTH_TOKEN to the account's auth token"
+        )
 
     @property
     def messaging_service_sid(self) -> str | None:

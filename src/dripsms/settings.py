@@ -6,11 +6,20 @@ and a test keeps the two in step.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +38,13 @@ def _duration(value: Any) -> Any:
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 """A duration setting, written like a sequence file's (``15m``, ``7d``, ``PT15M``)."""
+
+
+def _blank_is_unset(value: Any) -> Any:
+    # `TWILIO_AUTH_TOKEN=` (an empty line of a .env file) means "not set", not "empty key".
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
 
 
 def _twilio(name: str) -> AliasChoices:
@@ -59,19 +75,19 @@ class Settings(BaseSettings):
     )
     twilio_account_sid: str | None = Field(
         None, validation_alias=_twilio("twilio_account_sid"),
-        description="Twilio account SID (TWILIO_ACCOUNT_SID). Unset: the built-in sandbox.",
+        description="Twilio account SID (TWILIO_ACCOUNT_SID). No TWILIO_* set: the sandbox.",
     )  # fmt: skip
     twilio_auth_token: SecretStr | None = Field(
         None, validation_alias=_twilio("twilio_auth_token"),
-        description="Twilio auth token (TWILIO_AUTH_TOKEN); also checks webhook signatures.",
+        description="Twilio auth token (TWILIO_AUTH_TOKEN); only it checks webhook signatures.",
     )  # fmt: skip
     twilio_api_key: str | None = Field(
         None, validation_alias=_twilio("twilio_api_key"),
-        description="Twilio API key SID (TWILIO_API_KEY), instead of the auth token.",
+        description="Twilio API key SID (TWILIO_API_KEY), for API calls instead of the token.",
     )  # fmt: skip
     twilio_api_secret: SecretStr | None = Field(
         None, validation_alias=_twilio("twilio_api_secret"),
-        description="Twilio API key secret (TWILIO_API_SECRET).",
+        description="Twilio API key secret (TWILIO_API_SECRET), with TWILIO_API_KEY.",
     )  # fmt: skip
     twilio_api_base: str = Field(
         "https://api.twilio.com",
@@ -163,6 +179,32 @@ class Settings(BaseSettings):
         description="Key for the HMAC-SHA256 signature of notify webhooks (default: auth token).",
     )
 
+    @field_validator(
+        "twilio_account_sid", "twilio_auth_token", "twilio_api_key", "twilio_api_secret",
+        mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _credential(cls, value: Any) -> Any:
+        return _blank_is_unset(value)
+
+    @model_validator(mode="after")
+    def _complete_credentials(self) -> Settings:
+        # Fail closed: an incomplete set never falls back to the sandbox.
+        problems = credential_problems(self.credentials_given)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def credentials_given(self) -> CredentialsGiven:
+        """Which ``TWILIO_*`` credentials are set."""
+        return CredentialsGiven(
+            account_sid=self.twilio_account_sid,
+            auth_token=_secret(self.twilio_auth_token),
+            api_key=self.twilio_api_key,
+            api_secret=_secret(self.twilio_api_secret),
+        )
+
     @field_validator("api_tokens", "inbound_numbers", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -172,8 +214,8 @@ class Settings(BaseSettings):
 
     @property
     def uses_sandbox(self) -> bool:
-        """No Twilio credentials: talk to the built-in sandbox."""
-        return not self.twilio_account_sid
+        """No ``TWILIO_*`` credential at all: talk to the built-in sandbox."""
+        return not self.credentials_given.any
 
     @classmethod
     def settings_customise_sources(
@@ -186,3 +228,144 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Explicit values, then the environment, then ``dripsms.toml``."""
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+@dataclass(frozen=True)
+class CredentialsGiven:
+    """The ``TWILIO_*`` credentials as set (``None``: not set)."""
+
+    account_sid: str | None
+    auth_token: str | None = field(default=None, repr=False)
+    api_key: str | None = None
+    api_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def any(self) -> bool:
+        """Whether any credential is set: then it is Twilio, never the sandbox."""
+        return any((self.account_sid, self.auth_token, self.api_key, self.api_secret))
+
+    @property
+    def kind(self) -> str:
+        """The set in words: "none", "account SID + auth token", ..."""
+        if not self.any:
+            return "none"
+        parts = [
+            name
+            for name, value in (
+                ("account SID", self.account_sid),
+                ("API key + secret", self.api_key and self.api_secret),
+                ("auth token", self.auth_token),
+            )
+            if value
+        ]
+        return " + ".join(parts)
+
+
+ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
+AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
+API_KEY = "TWILIO_API_KEY"
+API_SECRET = "TWILIO_API_SECRET"
+_SID = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def credential_problems(given: CredentialsGiven) -> list[str]:
+    """Why a set of ``TWILIO_*`` credentials cannot be used; empty when it can.
+
+    None at all is the sandbox. Otherwise it is Twilio, and the set must be complete:
+    the account SID with the auth token, or with an API key and its secret (the auth
+    token may come too: only it checks webhook signatures).
+    """
+    if not given.any:
+        return []
+    problems: list[str] = []
+    sid, token, key, secret = given.account_sid, given.auth_token, given.api_key, given.api_secret
+    if not sid:
+        present = [n for n, v in ((AUTH_TOKEN, token), (API_KEY, key), (API_SECRET, secret)) if v]
+        verb = "is" if len(present) == 1 else "are"
+        problems.append(
+            f"{' and '.join(present)} {verb} set but {ACCOUNT_SID} is not "
+            "(an incomplete set of Twilio credentials never falls back to the sandbox)"
+        )
+    elif not _is_sid("AC", sid):
+        problems.append(f"{ACCOUNT_SID} must be AC followed by 32 hex digits")
+    if key and not secret:
+        problems.append(f"{API_KEY} is set but {API_SECRET} is not")
+    elif secret and not key:
+        problems.append(f"{API_SECRET} is set but {API_KEY} is not")
+    elif key and not _is_sid("SK", key):
+        problems.append(f"{API_KEY} must be SK followed by 32 hex digits")
+    if sid and not token and not (key or secret):
+        problems.append(
+            f"{ACCOUNT_SID} is set but neither {AUTH_TOKEN} nor {API_KEY} and {API_SECRET} are"
+        )
+    if token is not None and token == _published_sandbox_token():
+        problems.append(
+            f"{AUTH_TOKEN} is the sandbox's published token, with which anyone can sign "
+            "webhooks; unset the TWILIO_* variables to use the sandbox"
+        )
+    return problems
+
+
+def _is_sid(prefix: str, text: str) -> bool:
+    return text.startswith(prefix) and _SID.fullmatch(text[len(prefix) :]) is not None
+
+
+def _published_sandbox_token() -> str:
+    from dripsms.sandbox.ids import SANDBOX_AUTH_TOKEN  # constants only: no HTTP side loads
+
+    return SANDBOX_AUTH_TOKEN
+
+
+def settings_problems(error: Exception) -> list[str]:
+    """A settings error as one line per problem, each naming its setting."""
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return [str(error)]
+    lines = []
+    for item in errors():
+        where = ".".join(str(part) for part in item.get("loc", ()))
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
+    return lines
+
+
+class _CredentialsOnly(BaseSettings):
+    """The four ``TWILIO_*`` credentials alone, read as :class:`Settings` reads them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DRIPSMS_", toml_file=CONFIG_FILE, extra="ignore", populate_by_name=True
+    )
+
+    twilio_account_sid: str | None = Field(None, validation_alias=_twilio("twilio_account_sid"))
+    twilio_auth_token: str | None = Field(None, validation_alias=_twilio("twilio_auth_token"))
+    twilio_api_key: str | None = Field(None, validation_alias=_twilio("twilio_api_key"))
+    twilio_api_secret: str | None = Field(None, validation_alias=_twilio("twilio_api_secret"))
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _credential(cls, value: Any) -> Any:
+        return _blank_is_unset(value)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """As :class:`Settings`: the environment, then ``dripsms.toml``."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def read_credentials() -> CredentialsGiven:
+    """The ``TWILIO_*`` credentials as set, even when other settings are invalid (for doctor)."""
+    raw = _CredentialsOnly()
+    return CredentialsGiven(
+        raw.twilio_account_sid, raw.twilio_auth_token, raw.twilio_api_key, raw.twilio_api_secret
+    )

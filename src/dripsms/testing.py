@@ -91,18 +91,22 @@ def sandbox_world(
 ) -> Iterator[SandboxWorld]:
     """A :class:`SandboxWorld` at ``start`` on a migrated database, as a context manager."""
     from dripsms.runtime import Runtime
-    from dripsms.sandbox import Sandbox, SandboxServer
+    from dripsms.sandbox import Sandbox, SandboxServer, new_auth_token
     from dripsms.settings import Settings
 
-    sandbox = Sandbox()
+    # A fresh token, as ``dripsms run`` gives its sandbox: webhooks signed with it are
+    # accepted; dripsms refuses the published one.
+    token = new_auth_token()
+    sandbox = Sandbox(auth_token=token, seed=0)
     sandbox.set_now(start)
     with SandboxServer(sandbox) as server:
         config = Settings(database_url=database_url, sequences_dir=sequences, **settings)
         worlds: list[SandboxWorld] = []
         # The server's clock (webhooks, API) is the world's: it moves with ``at``.
         runtime = Runtime(
-            config, lambda: worlds[0].now if worlds else start, sandbox_url=server.base_url
-        )
+            config, lambda: worlds[0].now if worlds else start,
+            sandbox_url=server.base_url, sandbox_auth_token=token,
+        )  # fmt: skip
         worlds.append(SandboxWorld(sandbox, runtime, start))
         try:
             yield worlds[0]

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from dripsms import __version__
-from dripsms.cli import engine, render, sandbox, sequences
+from dripsms.cli import doctor, engine, render, sandbox, sequences
 from dripsms.errors import DripError, SequenceError
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.command()(engine.serve)
 app.command()(engine.timeline)
 app.command()(engine.stats)
 app.command("sandbox")(sandbox.sandbox)
+app.command()(doctor.doctor)
 db = typer.Typer(name="db", help="The database: migrations.", no_args_is_help=True)
 db.command("upgrade")(engine.db_upgrade)
 app.add_typer(db)

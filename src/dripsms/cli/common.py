@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dripsms.clock import Clock, clock_from_environment
 from dripsms.errors import DripError
-from dripsms.settings import Settings
+from dripsms.settings import Settings, settings_problems
 
 if TYPE_CHECKING:
     from dripsms.runtime import Runtime
@@ -18,7 +18,7 @@ def settings() -> Settings:
     try:
         return Settings()
     except Exception as exc:  # pydantic's ValidationError, a bad dripsms.toml
-        raise DripError(f"invalid settings: {exc}") from None
+        raise DripError(f"invalid settings: {'; '.join(settings_problems(exc))}") from None
 
 
 def clock() -> Clock:

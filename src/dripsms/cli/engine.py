@@ -155,19 +155,30 @@ def run(
     import uvicorn
 
     from dripsms.runtime import Runtime
-    from dripsms.sandbox import SANDBOX_MESSAGING_SERVICE_SID, Sandbox, SandboxServer
+    from dripsms.sandbox import (
+        SANDBOX_MESSAGING_SERVICE_SID,
+        Sandbox,
+        SandboxServer,
+        new_auth_token,
+    )
     from dripsms.web.app import create_app
 
     settings = common.settings()
     with ExitStack() as stack:
-        sandbox_url = None
+        sandbox_url = sandbox_token = None
         if settings.uses_sandbox:
-            server = stack.enter_context(SandboxServer(Sandbox(), follow_real_time=True))
+            # A fresh token and random SIDs each run: the published token forges nothing,
+            # and a restart on an old database mints no SID it already holds.
+            sandbox_token = new_auth_token()
+            sandbox = Sandbox(auth_token=sandbox_token)
+            server = stack.enter_context(SandboxServer(sandbox, follow_real_time=True))
             server.sandbox.set_inbound_url(
                 SANDBOX_MESSAGING_SERVICE_SID, f"{settings.public_url.rstrip('/')}/twilio/inbound"
             )
             sandbox_url = server.base_url
-        runtime = Runtime(settings, common.clock(), sandbox_url=sandbox_url)
+        runtime = Runtime(
+            settings, common.clock(), sandbox_url=sandbox_url, sandbox_auth_token=sandbox_token
+        )
         runtime.ensure_ready()
         render.starting("run", runtime)
         stop = threading.Event()

@@ -266,13 +266,32 @@ def stats(rows: Sequence[tuple[str, str, str, int]], *, as_json: bool) -> None:
 
 
 def starting(what: str, runtime: Any) -> None:
-    """The banner of a long-running command."""
+    """The banner of a long-running command: where it sends, and whether webhooks are checked."""
     target = (
         f"the sandbox at {runtime.sandbox_url} (no Twilio credentials)"
         if runtime.settings.uses_sandbox
-        else runtime.settings.twilio_api_base
+        else f"Twilio at {runtime.settings.twilio_api_base}"
     )
-    err.print(f"dripsms {what}: talking to {target}; Ctrl-C stops")
+    err.print(f"dripsms {what}: talking to {target}; Ctrl-C stops", markup=False)
+    if what == "worker":
+        return  # serves no webhooks
+    problem = runtime.webhook_problem
+    if problem is None:
+        err.print("webhooks: X-Twilio-Signature checked", markup=False)
+    else:
+        err.print(f"[bold red]webhooks refused (503):[/] {_escape(problem)}")
+
+
+def checks(found: Sequence[Any], *, as_json: bool) -> None:
+    """What ``doctor`` found, one line per check."""
+    ok = all(check.ok for check in found)
+    if as_json:
+        print_json({"ok": ok, "checks": [check.as_json() for check in found]})
+        return
+    for check in found:
+        mark = "[red]✗[/]" if not check.ok else "[yellow]![/]" if check.warning else "[green]✓[/]"
+        out.print(f"{mark} [bold]{_escape(check.name)}[/]: {_escape(check.detail)}")
+    out.print("all good" if ok else "[red]something is wrong: see ✗ above[/]")
 
 
 def stopping(signal_name: str) -> None:
@@ -280,10 +299,23 @@ def stopping(signal_name: str) -> None:
     err.print(f"{signal_name}: finishing calls in flight, then stopping")
 
 
-def sandbox_ready(url: str) -> None:
-    """The sandbox listens."""
+def sandbox_ready(url: str, fresh_token: str | None = None) -> None:
+    """The sandbox listens (with ``fresh_token``: what to set to use it with webhooks)."""
     err.print(f"dripsms sandbox listening at {url}")
-    err.print(f"point dripsms at it with DRIPSMS_TWILIO_API_BASE={url}; Ctrl-C stops")
+    if fresh_token is None:
+        err.print(f"point dripsms at it with DRIPSMS_TWILIO_API_BASE={url}; Ctrl-C stops")
+        return
+    from dripsms.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_MESSAGING_SERVICE_SID
+
+    err.print("its account has a fresh auth token; point dripsms at it with:", markup=False)
+    for line in (
+        f"TWILIO_ACCOUNT_SID={SANDBOX_ACCOUNT_SID}",
+        f"TWILIO_AUTH_TOKEN={fresh_token}",
+        f"DRIPSMS_TWILIO_API_BASE={url}",
+        f"DRIPSMS_MESSAGING_SERVICE_SID={SANDBOX_MESSAGING_SERVICE_SID}",
+    ):
+        err.print(f"  export {line}", markup=False)
+    err.print("Ctrl-C stops", markup=False)
 
 
 def migration(key: str, report: Any, *, as_json: bool) -> None:

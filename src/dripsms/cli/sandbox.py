@@ -12,8 +12,21 @@ from dripsms.cli import render
 def sandbox(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+    fresh_token: Annotated[
+        bool,
+        typer.Option(
+            "--fresh-token",
+            help="Give the account a fresh auth token (printed) instead of the published one, "
+            "so that dripsms accepts the webhooks it signs.",
+        ),
+    ] = False,
 ) -> None:
     """Run the Twilio-compatible sandbox (until Ctrl-C); point DRIPSMS_TWILIO_API_BASE at it."""
-    from dripsms.sandbox import serve
+    from dripsms.sandbox import Sandbox, new_auth_token, serve
 
-    serve(host, port, ready=render.sandbox_ready)
+    token = new_auth_token() if fresh_token else None
+
+    def ready(url: str) -> None:
+        render.sandbox_ready(url, token)
+
+    serve(host, port, sandbox=Sandbox(auth_token=token), ready=ready)

@@ -30,6 +30,7 @@ from dripsms.sandbox.ids import (
     SANDBOX_AUTH_TOKEN,
     SANDBOX_FROM_NUMBER,
     SANDBOX_MESSAGING_SERVICE_SID,
+    new_auth_token,
 )
 from dripsms.sandbox.inbound import InboundDelivery, InboundWebhook
 from dripsms.sandbox.lifecycle import Status
@@ -85,5 +86,6 @@ __all__ = [
     "Status",
     "StatusCallback",
     "create_app",
+    "new_auth_token",
     "serve",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import secrets
 
 DEFAULT_PORT = 8787
 """Where ``dripsms sandbox`` listens unless told otherwise."""
@@ -11,7 +12,10 @@ DEFAULT_PORT = 8787
 SANDBOX_ACCOUNT_SID = "AC5a4db0c55a4db0c55a4db0c55a4db0c5"
 """The account every sandbox starts with (a well-formed ``AC`` SID, not a real account)."""
 SANDBOX_AUTH_TOKEN = "5a4db0c5" * 4
-"""The auth token of :data:`SANDBOX_ACCOUNT_SID`; status callbacks are signed with it."""
+"""The published auth token of :data:`SANDBOX_ACCOUNT_SID` in a sandbox made without one.
+
+Anyone can sign with it: dripsms never accepts a webhook signed with it (``dripsms run``
+gives its sandbox a fresh token, see :func:`new_auth_token`)."""
 SANDBOX_API_KEY_SID = "SK5a4db0c55a4db0c55a4db0c55a4db0c5"
 """An API key of the sandbox account (``Client(key_sid, secret, account_sid)``)."""
 SANDBOX_API_KEY_SECRET = "sandboxsecret5a4db0c55a4db0c55a4"
@@ -28,6 +32,11 @@ _E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 def new_sid(prefix: str, rng: random.Random) -> str:
     """A fresh SID: the two-letter ``prefix`` and 32 lowercase hex digits."""
     return prefix + "".join(rng.choice(_HEX) for _ in range(32))
+
+
+def new_auth_token() -> str:
+    """A fresh, unguessable auth token (32 hex digits, like Twilio's)."""
+    return secrets.token_hex(16)
 
 
 def is_sid(prefix: str, text: str) -> bool:

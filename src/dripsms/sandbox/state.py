@@ -46,6 +46,7 @@ from dripsms.sandbox.ids import (
     SANDBOX_FROM_NUMBER,
     SANDBOX_MESSAGING_SERVICE_SID,
     is_sid,
+    new_auth_token,
     new_sid,
 )
 from dripsms.sandbox.inbound import (
@@ -84,7 +85,11 @@ class Sandbox:
     """A Twilio Messages API in memory. Every public method is safe to call from any thread.
 
     ``now`` starts the sandbox clock (default: the machine's clock); ``window`` sets the
-    scheduling rules; ``seed`` makes SIDs reproducible; ``callback_sink`` replaces the
+    scheduling rules; ``seed`` makes SIDs reproducible (without one they are random, so
+    two runs never hand out the same SID); ``auth_token`` is the token of
+    :data:`SANDBOX_ACCOUNT_SID` (default: the published :data:`SANDBOX_AUTH_TOKEN`, which
+    anyone can sign with: give a fresh one, e.g. :func:`new_auth_token`, when webhooks it
+    signs must prove anything); ``callback_sink`` replaces the
     HTTP delivery of status callbacks. ``advanced_opt_out`` makes every Messaging Service
     handle STOP/START/HELP as Twilio's Advanced Opt-Out does (off: keywords are ordinary
     texts); ``inbound_timeout`` is how long an inbound webhook may take to answer. The
@@ -97,7 +102,8 @@ class Sandbox:
         *,
         now: datetime | None = None,
         window: SchedulingWindow | None = None,
-        seed: int = 0,
+        seed: int | None = None,
+        auth_token: str | None = None,
         faults: FaultConfig | None = None,
         callback_sink: CallbackSink | None = None,
         advanced_opt_out: bool = True,
@@ -112,6 +118,7 @@ class Sandbox:
         self._now = _utc(now or system_clock())
         self.window = window or SchedulingWindow()
         self.faults = Faults(faults)
+        # No seed: seeded from the OS, so a restarted sandbox mints new SIDs.
         self._rng = random.Random(seed)
         self._sequence = itertools.count()
         self._sink: CallbackSink = callback_sink or CallbackDispatcher()
@@ -122,7 +129,8 @@ class Sandbox:
         self._creates: Counter[tuple[str, str]] = Counter()
         self._callbacks: list[StatusCallback] = []
         self._recipients = Recipients()
-        self.add_account(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN)
+        self.account = self.add_account(SANDBOX_ACCOUNT_SID, auth_token or SANDBOX_AUTH_TOKEN)
+        """The account every request and webhook of this sandbox uses by default."""
         self.add_api_key(SANDBOX_ACCOUNT_SID, SANDBOX_API_KEY_SID, SANDBOX_API_KEY_SECRET)
 
     # -- accounts and senders ---------------------------------------------------------
@@ -130,7 +138,7 @@ class Sandbox:
     def add_account(self, sid: str | None = None, auth_token: str | None = None) -> Account:
         """Add (or replace) an account; SID and token are generated when not given."""
         with self._lock:
-            account = Account(sid or new_sid("AC", self._rng), auth_token or new_sid("", self._rng))
+            account = Account(sid or new_sid("AC", self._rng), auth_token or new_auth_token())
             if not is_sid("AC", account.sid):
                 raise ValueError(f"{account.sid!r} is not an account SID (AC + 32 hex)")
             self._accounts[account.sid] = account
@@ -142,7 +150,7 @@ class Sandbox:
         """Give ``account_sid`` an API key; returns ``(key_sid, secret)``."""
         with self._lock:
             self._account(account_sid)
-            key = (key_sid or new_sid("SK", self._rng), secret or new_sid("", self._rng))
+            key = (key_sid or new_sid("SK", self._rng), secret or new_auth_token())
             self._api_keys[key[0]] = (key[1], account_sid)
             return key
 

@@ -43,8 +43,8 @@ class Services:
         return self.runtime.clock
 
     @property
-    def auth_token(self) -> str:
-        """The key Twilio signs webhooks with."""
+    def auth_token(self) -> str | None:
+        """The key Twilio signs webhooks with; ``None``: none known, webhooks answer 503."""
         return self.runtime.webhook_auth_token
 
     @property

@@ -28,6 +28,8 @@ def public_url_of(request: Request, public_base: str) -> str:
 
 async def verified_params(request: Request, auth_token: str, public_base: str) -> dict[str, str]:
     """The webhook's parameters, after checking its signature; 403 when it does not hold."""
+    if not auth_token:  # an empty key would let anyone sign: never check against one
+        raise HTTPException(503, "no auth token to check X-Twilio-Signature with")
     signature = request.headers.get("X-Twilio-Signature", "")
     url = public_url_of(request, public_base)
     validator = RequestValidator(auth_token)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse
@@ -18,12 +18,29 @@ from dripsms.web.api import ErrorBody
 from dripsms.web.deps import services_of
 from dripsms.web.twilio_signature import verified_params
 
+
+def signature_key(request: Request) -> str:
+    """The auth token webhooks must be signed with; 503 before reading a byte without one.
+
+    An API key cannot check Twilio's signatures, and the sandbox's published token is
+    known to everyone: then no webhook is processed at all, and the answer says what to set.
+    """
+    key = services_of(request).auth_token
+    if not key:
+        raise HTTPException(503, services_of(request).runtime.webhook_problem)
+    return key
+
+
 router = APIRouter(
     prefix="/twilio", tags=["twilio webhooks"],
+    dependencies=[Depends(signature_key)],
     responses={
         400: {"model": ErrorBody, "description": "A required field is missing"},
-        403: {"model": ErrorBody, "description": "Not signed by Twilio"},
-        503: {"model": ErrorBody, "description": "The database is unavailable"},
+        403: {"model": ErrorBody, "description": "Not signed by Twilio (with the auth token)"},
+        503: {
+            "model": ErrorBody,
+            "description": "The database is unavailable, or no auth token to check signatures",
+        },
     },
 )  # fmt: skip
 
@@ -53,7 +70,7 @@ async def inbound(request: Request) -> Response:
     """An inbound text: keywords, reply matching, rules; answers TwiML."""
     services = services_of(request)
     started = time.perf_counter()
-    params = await verified_params(request, services.auth_token, services.public_url)
+    params = await verified_params(request, signature_key(request), services.public_url)
     now = services.clock().astimezone(UTC)
     text = Inbound(
         message_sid=params.get("MessageSid") or params.get("SmsSid") or "",
@@ -81,7 +98,11 @@ async def status(request: Request) -> Response:
     """A message's new status; forward only, each (SID, status) once."""
     services = services_of(request)
     started = time.perf_counter()
-    params = await verified_params(request, services.auth_token, services.public_url)
+    params = await verified_params(request, signature_key(request), services.public_url)
+    account = params.get("AccountSid")
+    if account is not None and account != services.runtime.account_sid:
+        # Signed, but about another account's message: not one of ours to record.
+        raise HTTPException(403, "the callback is about another account's message")
     message_id: int | None = None
     raw_id, token = request.query_params.get("m"), request.query_params.get("t", "")
     if (
