@@ -45,15 +45,24 @@ def enroll(
     external_id: Annotated[
         str | None, typer.Option(help="Your id for this enrollment (a second surgery: a new id).")
     ] = None,
+    catch_up: Annotated[
+        bool | None,
+        typer.Option(
+            "--catch-up/--no-catch-up",
+            help="Send the most recent step already past its latest send time now, instead "
+            "of recording it missed (default: the sequence's catch_up).",
+        ),
+    ] = None,
     as_json: JSON = False,
 ) -> None:
-    """Enroll one contact in a sequence and plan every message."""
+    """Enroll one contact in a sequence and plan every message; say which steps are missed."""
     from dripsms.core.planning import EnrollmentRequest
 
     runtime = common.runtime()
     request = EnrollmentRequest(
         sequence=sequence, phone=phone, timezone=tz,
         attributes=common.pairs(set_ or [], "--set"), anchor=anchor, external_id=external_id,
+        catch_up=catch_up,
     )  # fmt: skip
     enrolled = runtime.enroller.enroll(request, now=runtime.clock())
     render.enrolled(enrolled, as_json=as_json)

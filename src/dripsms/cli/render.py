@@ -130,6 +130,8 @@ def enrolled(result: Any, *, as_json: bool) -> None:
                 "anchor": prepared.anchor_text(),
                 "external_id": prepared.external_id or None,
                 "messages": rows,
+                "missed": list(prepared.missed),
+                "caught_up": list(prepared.caught_up),
             }
         )
         return
@@ -148,6 +150,17 @@ def enrolled(result: Any, *, as_json: bool) -> None:
             format_utc(m.due_at) if m.due_at else "—",
         )
     out.print(table)
+    _missed_note(prepared.missed, prepared.caught_up)
+
+
+def _missed_note(missed: Sequence[str], caught_up: Sequence[str]) -> None:
+    if caught_up:
+        out.print(f"[yellow]caught up[/]: {', '.join(caught_up)} (sent now instead of missed)")
+    if missed:
+        out.print(
+            f"[yellow]missed[/]: {', '.join(missed)} (already past their latest send time; "
+            "they will not be sent)"
+        )
 
 
 def _iso_local(instant: Any, zone: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,8 +17,12 @@ from dripsms.core.planning import (
     PreparedEnrollment,
     prepare,
 )
+from dripsms.core.states import MessageState
 from dripsms.engine.library import SequenceLibrary, UnknownSequence
 from dripsms.store import repository
+from dripsms.store.events import event_row, record
+
+log = logging.getLogger(__name__)
 
 
 class DuplicateEnrollment(EnrollmentError):
@@ -150,6 +155,7 @@ class Enroller:
             connection, [p for _, p in ready], contact_ids,
             {k: v[0] for k, v in versions.items()}, now, cause,
         )  # fmt: skip
+        self._record_missed(connection, list(zip(ids, (p for _, p in ready), strict=True)), now)
         for (line, prepared), enrollment_id in zip(ready, ids, strict=True):
             enrolled = Enrolled(
                 enrollment_id,
@@ -159,6 +165,42 @@ class Enroller:
             )
             report.enrolled.append((line, enrolled))
         return report
+
+    def _record_missed(
+        self, connection: Connection, stored: list[tuple[int, PreparedEnrollment]], now: datetime
+    ) -> None:
+        """An event (and a WARNING) for each step missed at enrollment or caught up."""
+        late = [(i, p) for i, p in stored if p.missed or p.caught_up]
+        if not late:
+            return
+        ids = repository.message_ids(connection, (i for i, _ in late))
+        events = []
+        for enrollment_id, prepared in late:
+            for message in prepared.messages:
+                message_id = ids[(enrollment_id, message.step_id)]
+                where = {"message_id": message_id, "enrollment_id": enrollment_id}
+                if message.state is MessageState.MISSED:
+                    due = message.due_at.isoformat() if message.due_at else None
+                    events.append(event_row(
+                        now, "message", "missed_at_enrollment", message_id=message_id,
+                        enrollment_id=enrollment_id, to_state="missed",
+                        detail={"due_at": due},
+                    ))  # fmt: skip
+                    log.warning(
+                        "missed at enrollment: past its latest send time",
+                        extra={"action": "missed", "step": message.step_id, **where},
+                    )
+                elif message.caught_up_from is not None:
+                    events.append(event_row(
+                        now, "message", "caught_up_at_enrollment", message_id=message_id,
+                        enrollment_id=enrollment_id, to_state=message.state.value,
+                        detail={"missed_due_at": message.caught_up_from.isoformat()},
+                    ))  # fmt: skip
+                    log.info(
+                        "caught up at enrollment: sent now instead of missed",
+                        extra={"action": "caught_up", "step": message.step_id, **where},
+                    )
+        record(connection, events)
 
     def _drop_duplicates(
         self,
