@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,6 +51,25 @@ class BatchReport:
 
     enrolled: list[tuple[int, Enrolled]] = field(default_factory=list)
     refused: list[tuple[int, EnrollmentError]] = field(default_factory=list)
+    written: bool = True
+    """False when an atomic batch was rolled back: ``enrolled`` lists what would have been."""
+
+
+class RepeatedEnrollment(EnrollmentError):
+    """The same enrollment appears earlier in the same batch (or file)."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__("phone", f"same enrollment as line {line}")
+        self.line = line
+
+
+def is_duplicate(error: EnrollmentError) -> bool:
+    """Whether an item was refused only because it is enrolled already."""
+    return isinstance(error, DuplicateEnrollment | RepeatedEnrollment)
+
+
+class _RollBack(Exception):
+    """Ends an atomic batch's transaction without committing it."""
 
 
 class Enroller:
@@ -92,6 +111,52 @@ class Enroller:
                 report.enrolled += single.enrolled
                 report.refused += single.refused
             return report
+
+    def enroll_many(
+        self,
+        items: Sequence[tuple[int, EnrollmentRequest]],
+        *,
+        now: datetime,
+        cause: str,
+        batch_size: int = 1000,
+        atomic: bool = False,
+        refuse_all: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> BatchReport:
+        """Enroll many items, ``batch_size`` per transaction.
+
+        ``atomic``: one transaction for all, rolled back (``written`` False) when any item
+        is refused for a reason other than being enrolled already, or when ``refuse_all``
+        (the caller found problems of its own and only wants every item checked).
+        """
+        report = BatchReport()
+        if not atomic:
+            for start in range(0, len(items), batch_size):
+                part = self.enroll_batch(items[start : start + batch_size], now=now, cause=cause)
+                report.enrolled += part.enrolled
+                report.refused += part.refused
+                if progress is not None:
+                    progress(min(len(items), start + batch_size))
+            return report
+        try:
+            with self.engine.begin() as connection:
+                for start in range(0, len(items), batch_size):
+                    chunk = items[start : start + batch_size]
+                    part = self._batch(connection, chunk, now, cause)
+                    report.enrolled += part.enrolled
+                    report.refused += part.refused
+                    if progress is not None:
+                        progress(min(len(items), start + batch_size))
+                if refuse_all or not all(is_duplicate(e) for _, e in report.refused):
+                    raise _RollBack
+        except _RollBack:
+            report.written = False
+        except IntegrityError:
+            raise EnrollmentError(
+                "file", "another process enrolled some of these contacts meanwhile; nothing "
+                "was written: run it again",
+            ) from None  # fmt: skip
+        return report
 
     def _duplicate(self, request: EnrollmentRequest) -> DuplicateEnrollment:
         return DuplicateEnrollment(request.sequence, (request.external_id or "").strip())
@@ -138,9 +203,7 @@ class Enroller:
                 continue
             key = (prepared.phone, prepared.sequence_key, prepared.external_id)
             if key in seen:
-                report.refused.append(
-                    (line, EnrollmentError("phone", f"same enrollment as line {seen[key]}"))
-                )
+                report.refused.append((line, RepeatedEnrollment(seen[key])))
                 continue
             seen[key] = line
             if loaded.sequence.key not in versions:
