@@ -90,22 +90,31 @@ class Enroller:
         return report.enrolled[0][1]
 
     def enroll_batch(
-        self, items: Sequence[tuple[int, EnrollmentRequest]], *, now: datetime, cause: str = "api"
+        self,
+        items: Sequence[tuple[int, EnrollmentRequest]],
+        *,
+        now: datetime,
+        cause: str = "api",
+        seen: dict[tuple[str, str, str], int] | None = None,
     ) -> BatchReport:
         """Enroll many (``(line, request)`` pairs) in one transaction; bad ones are refused.
 
         A refused item writes nothing. When the database refuses the batch (another
         process enrolled the same contact meanwhile), each item is retried alone.
         """
+        before = dict(seen) if seen is not None else None
         try:
             with self.engine.begin() as connection:
-                return self._batch(connection, items, now, cause)
+                return self._batch(connection, items, now, cause, seen)
         except IntegrityError:
+            if seen is not None and before is not None:
+                seen.clear()
+                seen.update(before)  # the rolled-back batch enrolled nobody
             report = BatchReport()
             for item in items:
                 try:
                     with self.engine.begin() as connection:
-                        single = self._batch(connection, [item], now, cause)
+                        single = self._batch(connection, [item], now, cause, seen)
                 except IntegrityError:
                     single = BatchReport(refused=[(item[0], self._duplicate(item[1]))])
                 report.enrolled += single.enrolled
@@ -130,9 +139,11 @@ class Enroller:
         (the caller found problems of its own and only wants every item checked).
         """
         report = BatchReport()
+        seen: dict[tuple[str, str, str], int] = {}
         if not atomic:
             for start in range(0, len(items), batch_size):
-                part = self.enroll_batch(items[start : start + batch_size], now=now, cause=cause)
+                chunk = items[start : start + batch_size]
+                part = self.enroll_batch(chunk, now=now, cause=cause, seen=seen)
                 report.enrolled += part.enrolled
                 report.refused += part.refused
                 if progress is not None:
@@ -142,7 +153,7 @@ class Enroller:
             with self.engine.begin() as connection:
                 for start in range(0, len(items), batch_size):
                     chunk = items[start : start + batch_size]
-                    part = self._batch(connection, chunk, now, cause)
+                    part = self._batch(connection, chunk, now, cause, seen)
                     report.enrolled += part.enrolled
                     report.refused += part.refused
                     if progress is not None:
@@ -167,7 +178,9 @@ class Enroller:
         items: Sequence[tuple[int, EnrollmentRequest]],
         now: datetime,
         cause: str,
+        seen: dict[tuple[str, str, str], int] | None = None,
     ) -> BatchReport:
+        """``seen``: the enrollments of earlier batches of the same file, by line."""
         report = BatchReport()
         phones: dict[int, str] = {}
         for line, request in items:
@@ -180,7 +193,7 @@ class Enroller:
         known = repository.contacts_by_phone(connection, phones.values())
         ready: list[tuple[int, PreparedEnrollment]] = []
         versions: dict[str, tuple[int, str]] = {}
-        seen: dict[tuple[str, str, str], int] = {}
+        seen = {} if seen is None else seen
         for line, request in items:
             if line not in phones:
                 continue
