@@ -45,9 +45,7 @@ def test_a_step_past_at_enrollment_is_missed_logged_and_never_sent(
     assert warning.__dict__["enrollment_id"] == enrolled.enrollment_id
     assert no_contact_data_in(caplog.records)
     with world.engine.connect() as connection:
-        causes = [
-            (e.cause, e.to_state) for e in connection.execute(select(events)) if e.message_id
-        ]
+        causes = [(e.cause, e.to_state) for e in connection.execute(select(events)) if e.message_id]
     assert causes == [("missed_at_enrollment", "missed")]
     # Day 3 waits on day 1's reply, which cannot come: released on the very next pass,
     # not a day later when day 1's reply window would have closed.

@@ -159,8 +159,10 @@ class _Columns:
 
 
 def _header(cells: list[str] | None, key: str, declared: set[str]) -> _Columns:
-    if cells is None or not any(c.strip() for c in cells):
+    if cells is None:
         raise BadImportFile("file", "the file is empty; the first line must name the columns")
+    if not any(c.strip() for c in cells):
+        raise BadImportFile("header", "line 1 is blank; the first line must name the columns")
     columns = [c.strip() for c in cells]
     for number, name in enumerate(columns, start=1):
         if not name:
@@ -209,7 +211,8 @@ def _rows(lines: _Lines, key: str, declared: set[str], catch_up: bool | None) ->
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise BadImportFile("header", f"line 1: not a readable CSV header ({exc})") from None
+        problem = _csv_problem(str(exc), 1, reader.line_num)
+        raise BadImportFile("header", f"line 1: {problem}") from None
     bad = lines.bad_between(1, reader.line_num)
     if bad is not None:
         raise BadImportFile("header", bad.describe())
