@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from dripsms.engine.enrollment import Enroller
-from dripsms.engine.importing import MAX_FIELD, BadImportFile, import_csv
+from dripsms.engine.importing import MAX_FIELD, MAX_LINE, BadImportFile, import_csv
 from dripsms.engine.library import SequenceLibrary
 from dripsms.store.tables import enrollments, events, messages
 
@@ -96,6 +96,16 @@ def test_a_huge_field_is_refused_on_its_line_and_the_rest_imported(
     assert [(line, field) for line, field, _ in report.refused] == [(3, "row")]
     assert "longer than 65,536 characters" in report.refused[0][2]
     assert report.enrolled == 2
+
+
+def test_a_line_of_megabytes_is_refused_without_being_held(
+    engine: Engine, enroller: Enroller, tmp_path: Path
+) -> None:
+    endless = b"+14155550002,America/New_York," + b"z" * (3 * MAX_LINE) + b",2026-03-07\n"
+    path = write(tmp_path, HEADER + good(1) + endless + good(3))
+    report = import_csv(enroller, "postop", path, now=NOW)
+    assert [(line, field) for line, field, _ in report.refused] == [(3, "row")]
+    assert (report.rows, report.enrolled) == (3, 2)
 
 
 def test_an_unclosed_quote_is_reported_where_its_row_began(

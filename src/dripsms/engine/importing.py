@@ -26,6 +26,10 @@ from dripsms.engine.enrollment import Enrolled, Enroller, is_duplicate
 RESERVED_COLUMNS = ("phone", "timezone", "external_id", "anchor")
 MAX_FIELD = 65_536
 """The longest cell accepted, in characters (``csv.field_size_limit`` during an import)."""
+MAX_LINE = 1 << 20
+"""The longest line read whole, in bytes; a longer one is skipped and its row refused."""
+_TOO_LONG = "x" * (MAX_FIELD + 1) + "\n"
+"""Stands for a skipped line: ``csv`` refuses it as a field over the limit."""
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: phase ``read`` counts bytes, ``enroll`` counts rows."""
@@ -116,8 +120,12 @@ class _Lines:
         self.bad: dict[int, _BadByte] = {}
 
     def __iter__(self) -> Iterator[str]:
-        for raw in self.handle:
+        while raw := self.handle.readline(MAX_LINE + 1):
             self.number += 1
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                self.offset += len(raw) + self._skip_rest()
+                yield _TOO_LONG
+                continue
             if self.number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
                 self.offset += 3
@@ -133,6 +141,15 @@ class _Lines:
             if self.progress is not None and self.number % 1000 == 0:
                 self.progress("read", self.offset, self.size)
             yield text
+
+    def _skip_rest(self) -> int:
+        """Read past the rest of an overlong line without holding it; its length."""
+        skipped = 0
+        while chunk := self.handle.readline(MAX_LINE):
+            skipped += len(chunk)
+            if chunk.endswith(b"\n"):
+                break
+        return skipped
 
     def bad_between(self, first: int, last: int) -> _BadByte | None:
         """The first undecodable byte on lines ``first`` to ``last``, if any."""
