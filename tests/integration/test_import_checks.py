@@ -129,6 +129,7 @@ def test_an_unclosed_quote_is_reported_where_its_row_began(
         (b"phone,age\n", "column(s) age are not attributes of postop"),
         (b"phone,first_\xffname\n", "byte 0xFF at line 1, column 13 (byte offset 12)"),
         (b'phone,"first_name\n', "never closed"),
+        (b"phone,first_name\r+1415,Ada\r", "old Mac line endings"),
         (b"\n", "line 1 is blank"),
     ],
 )

@@ -266,6 +266,11 @@ def _csv_problem(message: str, first: int, last: int) -> str:
             f"a quote opened in this row is never closed, so the row runs to the end of "
             f"the file{span}"
         )
+    if "new-line character seen in unquoted field" in message:
+        return (
+            f"a carriage return inside an unquoted cell (a file saved with old Mac line "
+            f"endings?): save it with Windows or Unix line endings{span}"
+        )
     return f"not valid CSV: {message}{span}"
 
 
