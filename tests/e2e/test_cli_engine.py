@@ -113,10 +113,11 @@ def test_import_exits_1_and_lists_bad_rows(project: tuple[Path, dict[str, str], 
     result = run(env, cwd, "import", "postop", str(csv))
     assert result.returncode == 1
     assert "line 3: phone: not a phone number" in result.stdout
-    assert "1 enrolled, 1 refused of 2 rows" in result.stderr
+    assert "1 enrolled, 1 refused, 0 already enrolled, 0 blank of 2 rows" in result.stderr
     as_json = json.loads(run(env, cwd, "import", "postop", str(csv), "--json").stdout)
     assert as_json["enrolled"] == 0  # line 2 is now a duplicate
-    assert [r["line"] for r in as_json["refused"]] == [2, 3]
+    assert [r["line"] for r in as_json["refused"]] == [3]
+    assert [r["line"] for r in as_json["duplicates"]] == [2]
 
 
 def test_sequences_list_and_migrate(project: tuple[Path, dict[str, str], Sandbox]) -> None:

@@ -45,15 +45,24 @@ def enroll(
     external_id: Annotated[
         str | None, typer.Option(help="Your id for this enrollment (a second surgery: a new id).")
     ] = None,
+    catch_up: Annotated[
+        bool | None,
+        typer.Option(
+            "--catch-up/--no-catch-up",
+            help="Send the most recent step already past its latest send time now, instead "
+            "of recording it missed (default: the sequence's catch_up).",
+        ),
+    ] = None,
     as_json: JSON = False,
 ) -> None:
-    """Enroll one contact in a sequence and plan every message."""
+    """Enroll one contact in a sequence and plan every message; say which steps are missed."""
     from dripsms.core.planning import EnrollmentRequest
 
     runtime = common.runtime()
     request = EnrollmentRequest(
         sequence=sequence, phone=phone, timezone=tz,
         attributes=common.pairs(set_ or [], "--set"), anchor=anchor, external_id=external_id,
+        catch_up=catch_up,
     )  # fmt: skip
     enrolled = runtime.enroller.enroll(request, now=runtime.clock())
     render.enrolled(enrolled, as_json=as_json)
@@ -68,15 +77,29 @@ def import_(
             "'anchor', 'external_id', and attribute columns."
         ),
     ],
+    all_or_nothing: Annotated[
+        bool,
+        typer.Option("--all-or-nothing", help="Write nothing at all if any row is refused."),
+    ] = False,
+    catch_up: Annotated[
+        bool | None,
+        typer.Option(
+            "--catch-up/--no-catch-up",
+            help="For each row, send the most recent step already past its latest send "
+            "time now instead of recording it missed (default: the sequence's catch_up).",
+        ),
+    ] = None,
     as_json: JSON = False,
 ) -> None:
-    """Enroll every row of a CSV file; report each bad row with its line and reason."""
+    """Check a whole CSV file, then enroll its valid rows; report each bad row by line."""
     from dripsms.engine.importing import import_csv
 
     runtime = common.runtime()
-    total = render.count_lines(file)
-    with render.progress(total, enabled=not as_json) as advance:
-        report = import_csv(runtime.enroller, sequence, file, now=runtime.clock(), progress=advance)
+    with render.progress(enabled=not as_json) as advance:
+        report = import_csv(
+            runtime.enroller, sequence, file, now=runtime.clock(), catch_up=catch_up,
+            all_or_nothing=all_or_nothing, progress=advance,
+        )  # fmt: skip
     render.imported(report, as_json=as_json)
     if report.refused:
         raise typer.Exit(1)

@@ -9,7 +9,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from dripsms.core.preview import SKIPPED, WAITING, PreviewRow, format_utc
@@ -130,6 +136,8 @@ def enrolled(result: Any, *, as_json: bool) -> None:
                 "anchor": prepared.anchor_text(),
                 "external_id": prepared.external_id or None,
                 "messages": rows,
+                "missed": list(prepared.missed),
+                "caught_up": list(prepared.caught_up),
             }
         )
         return
@@ -148,6 +156,17 @@ def enrolled(result: Any, *, as_json: bool) -> None:
             format_utc(m.due_at) if m.due_at else "—",
         )
     out.print(table)
+    _missed_note(prepared.missed, prepared.caught_up)
+
+
+def _missed_note(missed: Sequence[str], caught_up: Sequence[str]) -> None:
+    if caught_up:
+        out.print(f"[yellow]caught up[/]: {', '.join(caught_up)} (sent now instead of missed)")
+    if missed:
+        out.print(
+            f"[yellow]missed[/]: {', '.join(missed)} (already past their latest send time; "
+            "they will not be sent)"
+        )
 
 
 def _iso_local(instant: Any, zone: str) -> str | None:
@@ -156,41 +175,59 @@ def _iso_local(instant: Any, zone: str) -> str | None:
     return None if instant is None else str(instant.astimezone(ZoneInfo(zone)).isoformat())
 
 
-def count_lines(path: Any) -> int | None:
-    """Data rows in a file (lines less the header), for a progress bar; None if unreadable."""
-    try:
-        with open(path, "rb") as handle:
-            return max(0, sum(1 for _ in handle) - 1)
-    except OSError:
-        return None
-
-
 @contextmanager
-def progress(total: int | None, *, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A Rich progress bar on stderr; yields the function that advances it."""
-    if not enabled:
-        yield lambda _: None
+def progress(*, enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A Rich progress bar on stderr, only on a terminal; yields ``advance(phase, done,
+    total)`` (phase ``read`` in bytes, then ``enroll`` in rows)."""
+    if not enabled or not err.is_terminal:
+        yield lambda *_: None
         return
     with Progress(
-        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+        TimeElapsedColumn(), console=err, transient=True,
     ) as bar:  # fmt: skip
-        task = bar.add_task("import", total=total)
-        yield lambda n: bar.advance(task, n)
+        tasks: dict[str, Any] = {}
+        names = {"read": "checking the file", "enroll": "enrolling"}
+
+        def advance(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(names.get(phase, phase), total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        yield advance
 
 
 def imported(report: Any, *, as_json: bool) -> None:
-    """The import's report: counts, then every refused row with its line and reason."""
+    """The import's report: every refused row with its line and reason, then the counts."""
     if as_json:
         print_json(report.as_json())
         return
     for line, field, reason in report.refused:
         out.print(f"line {line}: {field}: {reason}", markup=False)
+    for line, reason in report.duplicates:
+        out.print(f"line {line}: skipped: {reason}", markup=False)
+    for line, steps in report.missed:
+        out.print(f"line {line}: missed: {', '.join(steps)}", markup=False)
+    for line, steps in report.caught_up:
+        out.print(f"line {line}: caught up: {', '.join(steps)} (sent now)", markup=False)
     style = "red" if report.refused else "green"
-    err.print(
-        f"[{style}]{report.enrolled} enrolled[/], {len(report.refused)} refused "
-        f"of {report.rows} rows"
-    )
+    parts = [
+        f"[{style}]{report.enrolled} enrolled[/]",
+        f"{len(report.refused)} refused",
+        f"{len(report.duplicates)} already enrolled",
+        f"{report.blank} blank",
+    ]
+    err.print(f"{', '.join(parts)} of {report.rows} rows")
+    if report.missed:
+        err.print(
+            f"[yellow]{report.missed_total} message(s) missed[/] (already past their latest "
+            f"send time) in {len(report.missed)} enrollment(s)"
+        )
+    if not report.written:
+        err.print(
+            f"[red]nothing written[/] (--all-or-nothing): {report.valid} valid row(s) "
+            "were not enrolled"
+        )
 
 
 def unenrolled(ids: Sequence[int], *, as_json: bool) -> None:
@@ -263,6 +300,8 @@ def stats(rows: Sequence[tuple[str, str, str, int]], *, as_json: bool) -> None:
     for sequence, step, state, count in rows:
         table.add_row(sequence, step, state, str(count))
     out.print(table)
+    lost = {state: sum(n for _, _, st, n in rows if st == state) for state in ("expired", "missed")}
+    out.print(f"never sent: {lost['expired']} expired, {lost['missed']} missed at enrollment")
 
 
 def starting(what: str, runtime: Any) -> None:

@@ -54,6 +54,19 @@ class Decision(StrEnum):
     """Missed by more than max_delay."""
 
 
+def latest_send(due_at: datetime, max_delay: timedelta) -> datetime:
+    """The last instant a message due at ``due_at`` may still go out."""
+    return due_at + max_delay
+
+
+def too_late(due_at: datetime, now: datetime, max_delay: timedelta) -> bool:
+    """Whether a message is missed for good at ``now``: past its :func:`latest_send`.
+
+    The one rule for expiry at handoff and for ``missed`` at enrollment.
+    """
+    return now > latest_send(due_at, max_delay)
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A decision and, for SCHEDULE, the ``SendAt``; for DEFER, the new due time."""
@@ -80,7 +93,7 @@ def decide(
         if next_allowed(now, zone, send_window) > now:
             return Verdict(Decision.WAIT)  # early would be inside quiet hours: go when due
         return Verdict(Decision.SEND_NOW)
-    if now - due_at > max_delay:
+    if too_late(due_at, now, max_delay):
         return Verdict(Decision.EXPIRE)
     allowed = next_allowed(now, zone, send_window)
     if allowed > now:

@@ -13,11 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dripsms.core.attributes import AttributeType, coerce
+from dripsms.core.handoff import too_late
 from dripsms.core.phones import InvalidPhone, normalize_phone
 from dripsms.core.sequence.dependencies import waits_for
-from dripsms.core.sequence.model import Sequence
+from dripsms.core.sequence.model import Sequence, Step
 from dripsms.core.states import MessageState
-from dripsms.core.timeline import plan_timeline
+from dripsms.core.timeline import PlannedStep, next_allowed, plan_timeline
 from dripsms.errors import DripError
 
 
@@ -40,6 +41,8 @@ class EnrollmentRequest:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     anchor: str | date | datetime | None = None
     external_id: str | None = None
+    catch_up: bool | None = None
+    """Send the most recent missed step now; None: the sequence's ``catch_up``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,8 @@ class PlannedMessage:
     step_id: str
     state: MessageState
     due_at: datetime | None
+    caught_up_from: datetime | None = None
+    """For the step sent now by catch-up: the due time it missed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,16 @@ class PreparedEnrollment:
     external_id: str
     enrolled_at: datetime
     messages: tuple[PlannedMessage, ...]
+
+    @property
+    def missed(self) -> tuple[str, ...]:
+        """The steps recorded ``missed`` at enrollment, earliest first."""
+        return tuple(m.step_id for m in self.messages if m.state is MessageState.MISSED)
+
+    @property
+    def caught_up(self) -> tuple[str, ...]:
+        """The steps catch-up sends now instead of recording them missed."""
+        return tuple(m.step_id for m in self.messages if m.caught_up_from is not None)
 
     def anchor_text(self) -> str:
         """The anchor as stored: ISO date or ISO date-time."""
@@ -162,12 +177,9 @@ def prepare(
     external_id = (request.external_id or "").strip()
     if len(external_id) > 128:
         raise EnrollmentError("external_id", "longer than 128 characters")
-    messages = []
-    for planned in plan_timeline(sequence, zone=zone, anchor=anchor):
-        step = sequence.step(planned.step_id)
-        blocked = planned.due_at is None or bool(waits_for(sequence, step))
-        state = MessageState.BLOCKED if blocked else MessageState.PLANNED
-        messages.append(PlannedMessage(step.id, state, planned.due_at))
+    catch_up = sequence.catch_up if request.catch_up is None else request.catch_up
+    plan = plan_timeline(sequence, zone=zone, anchor=anchor)
+    messages = plan_messages(sequence, plan, enrolled_at=enrolled_at, catch_up=catch_up)
     return PreparedEnrollment(
         sequence_key=sequence.key,
         phone=phone,
@@ -176,5 +188,74 @@ def prepare(
         anchor=anchor,
         external_id=external_id,
         enrolled_at=enrolled_at,
-        messages=tuple(messages),
+        messages=messages,
     )
+
+
+def plan_messages(
+    sequence: Sequence, plan: list[PlannedStep], *, enrolled_at: datetime, catch_up: bool
+) -> tuple[PlannedMessage, ...]:
+    """The message rows of a timeline at ``enrolled_at``: planned, blocked or missed.
+
+    A step past its latest send time (:func:`~dripsms.core.handoff.too_late`, the rule the
+    dispatcher expires by) is ``missed``. With ``catch_up`` the most recent of those (all
+    of them due at that instant) is due now instead (the next allowed time, if now is in
+    quiet hours). A step that only a
+    missed step could lead to (``after`` its reply, or a ``goto`` in its rules) is missed
+    with it, so a fully missed enrollment has nothing left to send.
+    """
+    missed = {
+        p.step_id for p in plan
+        if p.due_at is not None and too_late(p.due_at, enrolled_at, sequence.max_delay)
+    }  # fmt: skip
+    caught: set[str] = set()
+    if catch_up and missed:
+        latest = max(p.due_at for p in plan if p.step_id in missed and p.due_at is not None)
+        # Steps due at the same instant are alternatives (day3 / day3_escalated): their
+        # conditions pick the one that goes.
+        caught = {p.step_id for p in plan if p.step_id in missed and p.due_at == latest}
+        missed -= caught
+    if missed:
+        timed = {p.step_id for p in plan if p.due_at is not None}
+        missed |= _reachable(sequence, timed, timed) - _reachable(sequence, timed, timed - missed)
+    messages = []
+    for planned in plan:
+        step = sequence.step(planned.step_id)
+        due_at, caught_up_from = planned.due_at, None
+        if planned.step_id in missed:
+            messages.append(PlannedMessage(step.id, MessageState.MISSED, due_at))
+            continue
+        if planned.step_id in caught:
+            caught_up_from = due_at
+            due_at = next_allowed(enrolled_at, planned.zone, sequence.send_window)
+        blocked = due_at is None or bool(waits_for(sequence, step))
+        state = MessageState.BLOCKED if blocked else MessageState.PLANNED
+        messages.append(PlannedMessage(step.id, state, due_at, caught_up_from))
+    return tuple(messages)
+
+
+def _leads_to(step: Step) -> set[str]:
+    actions = [a for rule in step.on_reply for a in rule.then] + list(step.on_no_reply)
+    return {a.goto for a in actions if a.goto is not None}
+
+
+def _reachable(sequence: Sequence, timed: set[str], live_timed: set[str]) -> set[str]:
+    """The untimed steps (``goto`` only, ``after`` a reply or ``after`` an untimed step)
+    that the ``live_timed`` steps (of the ``timed`` ones) can still lead to."""
+    live = set(live_timed)
+    untimed: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for step in sequence.steps:
+            if step.id in live or step.id in timed:
+                continue
+            if step.after is not None:
+                reached = step.after.step in live
+            else:
+                reached = any(step.id in _leads_to(sequence.step(x)) for x in live)
+            if reached:
+                live.add(step.id)
+                untimed.add(step.id)
+                changed = True
+    return untimed

@@ -6,6 +6,7 @@ planned ──▶ handing_off ──▶ scheduled ──▶ queued/sending ─�
    │             └──▶ queued (sent now) ──▶ ...
    ├──▶ skipped (condition false)   ├──▶ suppressed (opted out)   └──▶ expired (missed)
 blocked ──▶ planned (its reply came, its window closed, a goto reached it)
+missed (already past its latest send time at enrollment: written so, never sent)
 ```
 
 States after a handoff come from Twilio's answers and status callbacks. They only move
@@ -44,16 +45,24 @@ class MessageState(StrEnum):
     """The contact opted out before it went out."""
     EXPIRED = "expired"
     """Missed by more than the sequence's max_delay."""
+    MISSED = "missed"
+    """Already past its latest send time (due + max_delay) when the contact was enrolled.
+
+    Written as such at enrollment (a state a message starts in, never moves to) and terminal.
+    """
 
 
 S = MessageState
 
 TERMINAL = frozenset(
     {S.DELIVERED, S.UNDELIVERED, S.FAILED, S.CANCELED, S.SKIPPED, S.SUPPRESSED, S.EXPIRED}
+    | {S.MISSED}
 )
 AT_PROVIDER = frozenset({S.SCHEDULED, S.QUEUED, S.SENDING, S.SENT})
 """States in which Twilio holds the message (and its SID is known)."""
 NOT_HANDED_OFF = frozenset({S.PLANNED, S.BLOCKED})
+INITIAL = frozenset({S.PLANNED, S.BLOCKED, S.MISSED})
+"""The states a message is created in; ``missed`` is reached no other way."""
 
 _AFTER_HANDOFF = {S.QUEUED, S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}
 _STOPPED_BEFORE = {S.SKIPPED, S.SUPPRESSED, S.EXPIRED, S.CANCELED}

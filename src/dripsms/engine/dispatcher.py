@@ -203,6 +203,12 @@ class Dispatcher:
             target=plan.target, now=now, cause=plan.cause, **plan.values,
         )  # fmt: skip
         report.add(plan.counter if moved else "lost_lease")
+        if moved and plan.target is S.EXPIRED:
+            log.warning(
+                "message expired: missed by more than max_delay",
+                extra={"action": "expired", "message_id": plan.message.id,
+                       "step": plan.message.step_id, "enrollment_id": plan.message.enrollment_id},
+            )  # fmt: skip
 
     # -- calling Twilio -------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dripsms.core.context import template_context, typed_attributes
-from dripsms.core.handoff import Decision, ProviderWindow, decide
+from dripsms.core.handoff import Decision, ProviderWindow, decide, too_late
 from dripsms.core.sequence.model import Sequence
 from dripsms.core.states import MessageState
 from dripsms.core.templates import evaluate, render
@@ -119,7 +119,7 @@ def _prepare_text(
     assert claimed.body is not None
     if claimed.kind != "staff" and claimed.opted_out_at is not None:
         return settle(S.SUPPRESSED, "opted_out", "suppressed")
-    if now - claimed.due_at > sequence.max_delay:
+    if too_late(claimed.due_at, now, sequence.max_delay):
         return settle(S.EXPIRED, "missed_by_more_than_max_delay", "expired")
     service = sequence.messaging_service_sid or default_service
     if not service:
@@ -139,7 +139,7 @@ def backoff(attempts: int, retry_after: float | None, jitter: float) -> timedelt
 
 NEVER_SENT = frozenset(
     {S.SKIPPED.value, S.EXPIRED.value, S.FAILED.value, S.CANCELED.value, S.SUPPRESSED.value,
-     S.UNDELIVERED.value}
+     S.UNDELIVERED.value, S.MISSED.value}
 )  # fmt: skip
 
 

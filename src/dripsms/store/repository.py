@@ -187,3 +187,20 @@ def insert_enrollments(
         ),
     )
     return ids
+
+
+def message_ids(
+    connection: Connection, enrollment_ids: Iterable[int]
+) -> dict[tuple[int, str], int]:
+    """(enrollment id, step id) → message id, for the step messages of these enrollments."""
+    wanted = sorted(set(enrollment_ids))
+    m = messages.c
+    found: dict[tuple[int, str], int] = {}
+    for start in range(0, len(wanted), 500):
+        rows = connection.execute(
+            select(m.id, m.enrollment_id, m.step_id).where(
+                m.enrollment_id.in_(wanted[start : start + 500]), m.kind == "step"
+            )
+        )
+        found.update(((r.enrollment_id, r.step_id), r.id) for r in rows)
+    return found

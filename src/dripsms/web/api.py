@@ -82,6 +82,11 @@ class EnrollmentIn(BaseModel):
     external_id: str | None = Field(
         None, max_length=128, description="Your id (two surgeries: two ids)."
     )
+    catch_up: bool | None = Field(
+        None,
+        description="Send the most recent step already past its latest send time now, "
+        "instead of recording it missed (default: the sequence's catch_up).",
+    )
     attributes: dict[str, Scalar] = Field(default_factory=dict)
 
 
@@ -110,6 +115,12 @@ class EnrollmentOut(BaseModel):
     anchor: str
     external_id: str | None
     messages: list[MessageOut]
+    missed: list[str] = Field(
+        default_factory=list, description="Steps already past their latest send time: never sent."
+    )
+    caught_up: list[str] = Field(
+        default_factory=list, description="Steps sent now by catch-up instead of missed."
+    )
 
 
 class ContactIn(BaseModel):
@@ -241,6 +252,7 @@ def _created(result: Enrolled) -> dict[str, Any]:
                        due_local=_local(m.due_at, p.timezone))
             for m in p.messages
         ],
+        missed=list(p.missed), caught_up=list(p.caught_up),
     ).model_dump()  # fmt: skip
 
 
@@ -288,6 +300,7 @@ def _request_of(payload: dict[str, Any]) -> EnrollmentRequest:
     return EnrollmentRequest(
         sequence=parsed.sequence, phone=parsed.phone, timezone=parsed.timezone,
         attributes=attributes, anchor=parsed.anchor, external_id=parsed.external_id,
+        catch_up=parsed.catch_up,
     )  # fmt: skip
 
 
@@ -403,6 +416,7 @@ def get_enrollment(enrollment_id: EnrollmentId, request: Request) -> Any:
             )
             for m in view.messages
         ],
+        missed=[m["step"] for m in view.messages if m["state"] == "missed"],
     )  # fmt: skip
 
 

@@ -349,6 +349,8 @@ class Sequence(Model):
     timezone: ZoneName | None = None
     send_window: SendWindow = SendWindow()
     max_delay: Duration = timedelta(hours=2)
+    catch_up: bool = Field(False, strict=True)
+    """At enrollment, send the most recent step already past its latest send time now."""
     max_segments: int | None = Field(None, ge=1)
     messaging_service_sid: ServiceSid | None = None
     attributes: dict[AttributeName, Attribute] = Field(default_factory=dict)
