@@ -162,6 +162,12 @@ class Settings(BaseSettings):
         None,
         description="Key for the HMAC-SHA256 signature of notify webhooks (default: auth token).",
     )
+    max_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest /v1 request body, in bytes (Twilio's webhooks: always 64 KiB).",
+    )
 
     @field_validator("api_tokens", "inbound_numbers", mode="before")
     @classmethod

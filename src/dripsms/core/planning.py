@@ -17,7 +17,7 @@ from dripsms.core.phones import InvalidPhone, normalize_phone
 from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.sequence.model import Sequence
 from dripsms.core.states import MessageState
-from dripsms.core.timeline import plan_timeline
+from dripsms.core.timeline import AnchorOutOfRange, check_anchor, plan_timeline
 from dripsms.errors import DripError
 
 
@@ -129,6 +129,10 @@ def _anchor(
         raise EnrollmentError("anchor", f"{sequence.anchor}: {exc}") from None
     if declared.type is AttributeType.DATE and isinstance(value, datetime):
         value = value.date()
+    try:
+        check_anchor(value)
+    except AnchorOutOfRange as exc:
+        raise EnrollmentError("anchor", f"{sequence.anchor}: {exc}") from None
     values[sequence.anchor] = value
     return value  # type: ignore[no-any-return]
 
