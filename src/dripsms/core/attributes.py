@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -15,6 +15,19 @@ LARGEST_INTEGER = 2**53 - 1
 """The largest whole number an attribute holds: every JSON client reads it exactly."""
 LONGEST_TEXT = 1000
 """The most characters a text attribute holds (a message body is at most 1,600)."""
+MOST_ATTRIBUTES = 64
+"""The most attributes one request may give."""
+LONGEST_NAME = 64
+"""The most characters of an attribute's name."""
+
+
+def check_names(names: Collection[str]) -> None:
+    """Raise ``ValueError`` for more than :data:`MOST_ATTRIBUTES` names or one too long."""
+    if len(names) > MOST_ATTRIBUTES:
+        raise ValueError(f"at most {MOST_ATTRIBUTES} attributes, got {len(names)}")
+    for name in names:
+        if len(name) > LONGEST_NAME:
+            raise ValueError(f"an attribute name is at most {LONGEST_NAME} characters")
 
 
 class AttributeType(StrEnum):

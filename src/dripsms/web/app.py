@@ -52,7 +52,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        field = ".".join(str(p) for p in first["loc"] if p not in ("body", "path", "query"))
+        skip = api.UNION_TAGS | {"body", "path", "query"}
+        field = ".".join(str(p) for p in first["loc"] if p not in skip)
         return JSONResponse(
             {
                 "error": {
