@@ -54,7 +54,8 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 router = APIRouter(
     prefix="/v1", tags=["enrollment API"], dependencies=[Depends(require_token)],
-    responses=_errors(401, 503),  # every route: no or a wrong token; the database is down
+    responses=_errors(401, 413, 503),  # every route: no or a wrong token; a body over the
+    # limit (dripsms.web.limits); the database is down
 )  # fmt: skip
 
 
