@@ -137,13 +137,21 @@ def test_a_chunked_body_is_refused_while_it_streams_and_memory_stays_bounded(app
     assert grown_kib < 20 * 1024  # the server (in this process) never held the body
 
 
-@pytest.mark.parametrize(("total", "status"), [(65536, 422), (65537, 413)])
+@pytest.mark.parametrize(
+    ("path", "headers", "total", "status"),
+    [
+        ("/v1/enrollments", API, 65536, 422),  # read whole and parsed: too long a sequence key
+        ("/v1/enrollments", API, 65537, 413),
+        ("/twilio/inbound", FORM, 65536, 403),  # read whole: then the signature is refused
+        ("/twilio/inbound", FORM, 65537, 413),
+    ],
+)
 def test_a_chunked_body_is_refused_one_byte_past_the_limit(
-    app: Served, total: int, status: int
+    app: Served, path: str, headers: dict[str, str], total: int, status: int
 ) -> None:
-    head = _head("/v1/enrollments", {**API, "Transfer-Encoding": "chunked"})
-    answer_status, _, _ = _exchange(app.url, head, _chunked(total))
-    assert answer_status == status  # 422: read whole and parsed (too long a sequence key)
+    head = _head(path, {**headers, "Transfer-Encoding": "chunked"})
+    answer_status, body, _ = _exchange(app.url, head, _chunked(total))
+    assert answer_status == status, body
 
 
 def test_a_body_at_the_limit_is_read(app: Served) -> None:

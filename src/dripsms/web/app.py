@@ -31,8 +31,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(api.router)
     app.include_router(webhooks.router)
     app.include_router(health.router)
-    # Innermost of the middlewares FastAPI wraps around the routes, outside its exception
-    # handling: a body over its limit is refused before any route reads or checks it.
+    # A body over its limit is refused before any route reads or checks it. Inside FastAPI's
+    # exception handlers' reach: a 413 raised while a route reads has the usual error shape.
     app.add_middleware(
         BodyLimits,
         routes=[RouteLimit("/twilio/", WEBHOOK_BODY_BYTES)],
