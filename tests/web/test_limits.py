@@ -7,9 +7,13 @@ server answers relative to what the client has sent."""
 from __future__ import annotations
 
 import json
+import os
 import resource
 import select
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,9 +22,10 @@ import pytest
 from sqlalchemy import Engine
 
 from dripsms.store.database import connect, upgrade
+from dripsms.testing import free_port
 from dripsms.web.limits import BodyRefused, JsonDepth
 
-from .conftest import TOKEN, Served, served
+from .conftest import REPO, TOKEN, Served, served
 
 MB = 1024 * 1024
 CHUNK = 64 * 1024
@@ -237,3 +242,54 @@ def test_the_depth_tracker_refuses_one_level_past_its_limit() -> None:
     tracker.feed(b"[[[")
     with pytest.raises(BodyRefused, match="deeper than 3 levels"):
         tracker.feed(b"[")
+
+
+def _memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS (now) and VmHWM (the peak) of a process, in KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return {name: int(fields[name].split()[0]) for name in ("VmRSS", "VmHWM")}
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_dripsms_serve_stays_small_under_repeated_50_mb_bodies(tmp_path: Path) -> None:
+    """``dripsms serve`` as deployed, in its own process: its peak memory barely moves
+    while clients send it 50 MB bodies, declared and chunked, again and again."""
+    engine = connect(f"sqlite:///{tmp_path / 'serve.db'}")
+    upgrade(engine)
+    engine.dispose()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIPSMS_", "TWILIO_"))}
+    env.update(
+        DRIPSMS_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}",
+        DRIPSMS_SEQUENCES_DIR=str(REPO / "sequences"),
+        DRIPSMS_API_TOKENS=TOKEN,
+    )
+    with subprocess.Popen(
+        [sys.executable, "-m", "dripsms", "serve", "--port", str(port)], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    ) as server:  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                assert time.monotonic() < deadline, "dripsms serve did not start"
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            _exchange(url, _head("/v1/enrollments", API), None)  # warm: first request's imports
+            before = _memory_kib(server.pid)
+            for _ in range(3):
+                chunked = _head("/v1/enrollments", {**API, "Transfer-Encoding": "chunked"})
+                status, _, sent = _exchange(url, chunked, _chunked(50 * MB))
+                assert (status, sent < 12 * MB) == (413, True)
+                declared = _head("/twilio/inbound", {**FORM, "Content-Length": str(50 * MB)})
+                assert _exchange(url, declared, _chunked(50 * MB))[0] == 413
+            after = _memory_kib(server.pid)
+            assert after["VmHWM"] - before["VmRSS"] < 16 * 1024, (before, after)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
