@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         None,
         description="Key for the HMAC-SHA256 signature of notify webhooks (default: auth token).",
     )
+    max_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest /v1 request body, in bytes (Twilio's webhooks: always 64 KiB).",
+    )
 
     @field_validator(
         "twilio_account_sid", "twilio_auth_token", "twilio_api_key", "twilio_api_secret",

@@ -138,6 +138,9 @@ def test_preview_defaults_the_anchor_to_today_on_the_pinned_clock() -> None:
         (["--tz", "UTC", "--set", "first_name"], "--set 'first_name': write NAME=VALUE"),
         (["--tz", "UTC", "--reply", "day1=lots"], "reply to day1: expected a whole number"),
         (["--tz", "UTC", "--reply", "day3=5"], "step 'day3' expects no reply"),
+        (["--tz", "Asia/Tokyo", "--anchor", "9999-12-31"], "--anchor: 9999-12-31 is outside"),
+        (["--tz", "Asia/Tokyo", "--anchor", "0001-01-01"], "--anchor: 0001-01-01 is outside"),
+        (["--tz", "UTC", "--anchor", "2023-02-30"], "--anchor: '2023-02-30' is neither"),
     ],
 )
 def test_preview_bad_input_is_a_clear_error(args: list[str], message: str) -> None:

@@ -101,6 +101,30 @@ def test_enroll_tick_timeline_stats_unenroll(project: tuple[Path, dict[str, str]
     assert "no active enrollment" in again.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--anchor", "9999-12-31"], "anchor: surgery_date: 9999-12-31 is outside the supported"),
+        (["--anchor", "0001-01-01"], "anchor: surgery_date: 0001-01-01 is outside the supported"),
+        (["--anchor", "2023-02-30"], "expected a date as YYYY-MM-DD, got '2023-02-30'"),
+        (["--set", "first_name=" + "x" * 1001], "first_name: at most 1000 characters"),
+    ],
+)
+def test_enroll_refuses_extreme_input_with_a_clear_error(
+    project: tuple[Path, dict[str, str], Sandbox], args: list[str], message: str
+) -> None:
+    cwd, env, _ = project
+    assert run(env, cwd, "db", "upgrade").returncode == 0
+    result = run(
+        env, cwd, "enroll", "postop", "--phone", "+14155550100", "--tz", "Asia/Tokyo",
+        "--set", "first_name=Ada", *args,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert json.loads(run(env, cwd, "stats", "--json").stdout) == []  # nothing planned
+
+
 def test_import_exits_1_and_lists_bad_rows(project: tuple[Path, dict[str, str], Sandbox]) -> None:
     cwd, env, _ = project
     assert run(env, cwd, "db", "upgrade").returncode == 0

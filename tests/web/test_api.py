@@ -4,14 +4,16 @@ and a catalogue of bad input that must each be a 4xx naming the problem, writing
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from dripsms.store.tables import contacts, enrollments, messages
+from dripsms.core.sequence.loader import parse_sequence
+from dripsms.store.tables import contacts, enrollments, events, messages, sequence_versions
 
-from .conftest import TOKEN, Served
+from .conftest import REPO, TOKEN, Served
 
 GOOD = {
     "sequence": "postop",
@@ -115,6 +117,10 @@ def test_sequences_are_listed(app: Served) -> None:
     assert one["attributes"]["first_name"] == {"type": "string", "required": True, "values": None}
 
 
+RAW_GOOD = json.dumps(GOOD).encode()
+JSON = {"Content-Type": "application/json"}
+
+
 def bad(**changes: Any) -> dict[str, Any]:
     body = {**GOOD, **changes}
     return {k: v for k, v in body.items() if v is not None}
@@ -148,6 +154,21 @@ CATALOGUE: list[tuple[str, dict[str, Any], int, str | None, str]] = [
     ("wrong content type", {"data": "x", "headers": {"Content-Type": "text/plain"}}, 415, None, "application/json"),
     ("no content type", {"data": b"x"}, 415, None, "application/json"),
     ("oversized body", {"json": bad(attributes={"first_name": "A" * 70_000})}, 413, None, "larger than"),
+    ("anchor 9999-12-31", {"json": bad(anchor="9999-12-31")}, 422, "anchor", "outside the supported range"),
+    ("anchor 0001-01-01", {"json": bad(anchor="0001-01-01", timezone="Asia/Tokyo")}, 422, "anchor", "outside the supported range"),
+    ("anchor 2023-02-30", {"json": bad(anchor="2023-02-30")}, 422, "anchor", "expected a date"),
+    ("anchor as attribute 9999", {"json": bad(anchor=None, attributes={"first_name": "A", "surgery_date": "9999-12-31"})}, 422, "anchor", "outside the supported range"),
+    ("text attribute 10**400", {"data": RAW_GOOD.replace(b'"Ada"', b"1" + b"0" * 400), "headers": JSON}, 422, "attributes.first_name", "must be sent as text"),
+    ("number 1e309", {"data": RAW_GOOD.replace(b'"Ada"', b"1e309"), "headers": JSON}, 422, "attributes.first_name", "finite number"),
+    ("NaN literal", {"data": RAW_GOOD.replace(b'"Ada"', b"NaN"), "headers": JSON}, 422, "attributes.first_name", "finite number"),
+    ("Infinity literal", {"data": RAW_GOOD.replace(b'"Ada"', b"-Infinity"), "headers": JSON}, 422, "attributes.first_name", "finite number"),
+    ("5,000 digits", {"data": RAW_GOOD.replace(b'"Ada"', b"9" * 5000), "headers": JSON}, 400, None, "not valid JSON"),
+    ("nested 10,000 deep", {"data": RAW_GOOD.replace(b'"Ada"', b"[" * 10_000 + b"]" * 10_000), "headers": JSON}, 400, None, "nests deeper than 32"),
+    ("unpaired surrogate", {"data": RAW_GOOD.replace(b'"Ada"', b'"\\ud800"'), "headers": JSON}, 422, "attributes.first_name", "unpaired surrogate"),
+    ("NUL in text", {"data": RAW_GOOD.replace(b'"Ada"', b'"A\\u0000"'), "headers": JSON}, 422, "attributes.first_name", "NUL"),
+    ("text attribute too long", {"json": bad(attributes={"first_name": "A" * 1001})}, 422, "attributes.first_name", "at most 1000 characters"),
+    ("too many attributes", {"json": bad(attributes={f"a{i}": "x" for i in range(65)})}, 422, "attributes", "at most 64 attributes"),
+    ("attribute name too long", {"json": bad(attributes={"n" * 65: "x"})}, 422, "attributes", "name is at most 64"),
     ("empty idempotency key", {"json": GOOD, "headers": {"Idempotency-Key": ""}}, 400, "Idempotency-Key", "1 to 255"),
     ("no token", {"json": GOOD, "headers": {"Authorization": ""}}, 401, None, "missing credentials"),
     ("bad token", {"json": GOOD, "headers": {"Authorization": "Bearer nope"}}, 401, None, "invalid token"),
@@ -194,3 +215,83 @@ def test_lookups_of_what_does_not_exist(app: Served, method: str, path: str, sta
     answer = app.api(method, path)
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]["message"]
+
+
+def everything(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row a request could write, to compare before and after a refused one."""
+    with engine.connect() as connection:
+        return {
+            table.name: [
+                tuple(r) for r in connection.execute(select(table).order_by(*table.primary_key))
+            ]
+            for table in (contacts, enrollments, messages, sequence_versions, events)
+        }
+
+
+PATCHES: list[tuple[str, dict[str, Any], str, str]] = [
+    ("undeclared attribute", {"json": {"attributes": {"junk": "x" * 1000}}}, "attributes.junk", "not an attribute of postop"),
+    ("a valid move, then an undeclared one", {"json": {"attributes": {"surgery_date": "2026-03-14", "junk": 1}}}, "attributes.junk", "not an attribute"),
+    ("bad boolean", {"json": {"attributes": {"escalated": "maybe"}}}, "attributes.escalated", "true or false"),
+    ("bad choice", {"json": {"attributes": {"procedure": "elbow"}}}, "attributes.procedure", "expected one of"),
+    ("anchor 9999-12-31", {"json": {"attributes": {"surgery_date": "9999-12-31"}}}, "attributes.surgery_date", "outside the supported range"),
+    ("anchor 0001-01-01", {"json": {"attributes": {"surgery_date": "0001-01-01"}}}, "attributes.surgery_date", "outside the supported range"),
+    ("anchor 2023-02-30", {"json": {"attributes": {"surgery_date": "2023-02-30"}}}, "attributes.surgery_date", "expected a date"),
+    ("text too long", {"json": {"attributes": {"first_name": "A" * 1001}}}, "attributes.first_name", "at most 1000 characters"),
+    ("too many attributes", {"json": {"attributes": {f"a{i}": 1 for i in range(65)}}}, "attributes", "at most 64 attributes"),
+    ("name too long", {"json": {"attributes": {"n" * 65: 1}}}, "attributes", "name is at most 64"),
+    ("value a list", {"json": {"attributes": {"first_name": ["A"]}}}, "attributes.first_name", "valid string"),
+    ("10**400", {"data": b'{"attributes": {"first_name": 1' + b"0" * 400 + b"}}", "headers": JSON}, "attributes.first_name", "must be sent as text"),
+    ("NaN", {"data": b'{"attributes": {"first_name": NaN}}', "headers": JSON}, "attributes.first_name", "finite number"),
+    ("unknown zone", {"json": {"timezone": "Mars/Olympus"}}, "timezone", "unknown time zone"),
+    ("unknown field", {"json": {"attributes": {}, "sequence": "postop"}}, "sequence", "Extra inputs"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "request_kwargs", "field", "message"), PATCHES, ids=[p[0] for p in PATCHES]
+)
+def test_a_refused_contact_change_is_a_422_naming_the_field_and_writes_nothing(
+    app: Served, name: str, request_kwargs: dict[str, Any], field: str, message: str
+) -> None:
+    assert app.api("POST", "/v1/enrollments", json=GOOD).status_code == 201
+    before = everything(app.runtime.engine)
+    answer = app.api("PATCH", f"/v1/contacts/{GOOD['phone']}", **request_kwargs)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == field
+    assert message in answer.json()["error"]["message"]
+    assert everything(app.runtime.engine) == before
+
+
+def test_megabytes_of_attributes_are_refused_before_they_are_read(app: Served) -> None:
+    assert app.api("POST", "/v1/enrollments", json=GOOD).status_code == 201
+    before = everything(app.runtime.engine)
+    junk = {f"a{i}": "x" * 10_000 for i in range(300)}
+    answer = app.api("PATCH", f"/v1/contacts/{GOOD['phone']}", json={"attributes": junk})
+    assert answer.status_code == 413
+    assert everything(app.runtime.engine) == before
+
+
+def test_a_contact_without_enrollments_takes_attributes_any_sequence_declares(app: Served) -> None:
+    assert app.api("POST", "/v1/enrollments", json=GOOD).status_code == 201
+    app.api("DELETE", "/v1/enrollments/1")
+    changed = app.api(
+        "PATCH", f"/v1/contacts/{GOOD['phone']}", json={"attributes": {"procedure": "HIP"}}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["attributes"]["procedure"] == "hip"  # typed by postop's declaration
+    junk = app.api("PATCH", f"/v1/contacts/{GOOD['phone']}", json={"attributes": {"junk": 1}})
+    assert junk.status_code == 422
+    assert junk.json()["error"] == {
+        "field": "attributes.junk",
+        "message": "not an attribute of any sequence this server runs",
+    }
+
+
+def test_a_refused_duplicate_stores_no_new_sequence_version(app: Served) -> None:
+    assert app.api("POST", "/v1/enrollments", json=GOOD).status_code == 201
+    text = (REPO / "sequences" / "postop.yaml").read_text()
+    app.runtime.library.add(parse_sequence(text.replace("Post-surgery", "Post-op"), "postop.yaml"))
+    before = everything(app.runtime.engine)
+    answer = app.api("POST", "/v1/enrollments", json=GOOD)
+    assert answer.status_code == 409, answer.text
+    assert everything(app.runtime.engine) == before  # the new version is stored on first use only

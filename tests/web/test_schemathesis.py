@@ -24,6 +24,8 @@ own ``@given`` is the documented alternative, and ``case.call_and_validate`` che
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -78,6 +80,10 @@ PHONES = [f"+1415555{n:04d}" for n in range(100, 110)] + ["(415) 555-0111", "415
 # them), a right-to-left override, a combining mark, the astral plane, a zero-width space:
 # rare in draws, so offered as they are.
 ODD_TEXT = ["a\x00b", "\ud800x", "\u202eabc", "e\u0301", "\U0001f642" * 32, "\u200b"]
+# The ends of the calendar and of the supported anchor range, then any date at all.
+EXTREME_DATES = (
+    st.sampled_from([date.min, date.max, date(1899, 12, 31), date(2200, 1, 1)]) | st.dates()
+)
 FUZZING = settings(
     max_examples=60,
     derandomize=True,  # the same requests on every run and machine
@@ -128,15 +134,20 @@ def test_boundary_values(api: tuple[Served, schemathesis.BaseSchema], label: str
         case.call_and_validate(session=app.session, headers=AUTH, checks=CHECKS)
 
 
-def _plausible(case: schemathesis.Case, phone: str, odd: str | None) -> schemathesis.Case:
+def _plausible(
+    case: schemathesis.Case, phone: str, odd: str | None, anchor: date | None
+) -> schemathesis.Case:
     """A generated enrollment made valid where generated ones almost never are (a known
-    sequence, a real phone, a date), with the free text it drew, or odd text instead."""
+    sequence, a real phone, a date), with the free text it drew, or odd text instead, and
+    sometimes any date at all as the anchor (0001-01-01 to 9999-12-31: a 422, never a 5xx)."""
     drawn = case.body if isinstance(case.body, dict) else {}
     external_id = drawn.get("external_id")
     first_name = (drawn.get("attributes") or {}).get("first_name")
     if odd is not None and case.media_type == "application/json":
         external_id, first_name = odd, odd[::-1]
     body = {**GOOD, "phone": phone, "attributes": {"first_name": first_name or "Ada"}}
+    if anchor is not None:
+        body["anchor"] = anchor.isoformat()
     if isinstance(external_id, str):
         body["external_id"] = external_id
     if case.media_type == "application/x-www-form-urlencoded":  # as Twilio Studio sends it
@@ -154,11 +165,29 @@ def _cases(
         return generated
     if operation.label == "POST /v1/enrollments":
         odd = st.none() | st.sampled_from(ODD_TEXT)
-        return generated | st.builds(_plausible, generated, st.sampled_from(PHONES), odd)
+        anchor = st.none() | EXTREME_DATES
+        return generated | st.builds(_plausible, generated, st.sampled_from(PHONES), odd, anchor)
+    if operation.label == "PATCH /v1/contacts/{phone}":  # changes that can succeed, or not
+        changes = st.fixed_dictionaries(
+            {},
+            optional={
+                "surgery_date": EXTREME_DATES.map(date.isoformat),
+                "first_name": st.text(max_size=1100) | st.sampled_from(ODD_TEXT),
+                "procedure": st.sampled_from(["knee", "HIP", "elbow"]),
+            },
+        )
+        return generated | st.builds(_changed, generated, changes)
     existing = {p.name: EXISTING[p.name] for p in operation.path_parameters}
     if not existing:
         return generated
     return generated | operation.as_strategy(path_parameters=existing)
+
+
+def _changed(case: schemathesis.Case, attributes: dict[str, str]) -> schemathesis.Case:
+    """A generated contact change for the contact that exists, with declared attributes."""
+    case.path_parameters = {"phone": PHONE}
+    case.body = {"attributes": attributes}
+    return case
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dripsms.clock import Clock, clock_from_environment
+from dripsms.core.timeline import AnchorOutOfRange, check_anchor
 from dripsms.errors import DripError
 from dripsms.settings import Settings, settings_problems
 
@@ -43,18 +44,24 @@ def zone(name: str) -> ZoneInfo:
 
 
 def anchor(text: str | None) -> date | datetime | None:
+    """The ``--anchor`` option: a date or an ISO date-time, inside the supported range."""
     if text is None:
         return None
+    value: date | datetime
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
-        pass
+        try:
+            value = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            raise DripError(
+                f"--anchor: {text!r} is neither a date (YYYY-MM-DD) nor an ISO date-time"
+            ) from None
     try:
-        return datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        raise DripError(
-            f"--anchor: {text!r} is neither a date (YYYY-MM-DD) nor an ISO date-time"
-        ) from None
+        check_anchor(value)
+    except AnchorOutOfRange as exc:
+        raise DripError(f"--anchor: {exc}") from None
+    return value
 
 
 def runtime(*, ready: bool = True) -> Runtime:

@@ -18,7 +18,13 @@ from dripsms.core.phones import InvalidPhone, normalize_phone
 from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.sequence.model import Sequence, Step
 from dripsms.core.states import MessageState
-from dripsms.core.timeline import PlannedStep, next_allowed, plan_timeline
+from dripsms.core.timeline import (
+    AnchorOutOfRange,
+    PlannedStep,
+    check_anchor,
+    next_allowed,
+    plan_timeline,
+)
 from dripsms.errors import DripError
 
 
@@ -144,6 +150,10 @@ def _anchor(
         raise EnrollmentError("anchor", f"{sequence.anchor}: {exc}") from None
     if declared.type is AttributeType.DATE and isinstance(value, datetime):
         value = value.date()
+    try:
+        check_anchor(value)
+    except AnchorOutOfRange as exc:
+        raise EnrollmentError("anchor", f"{sequence.anchor}: {exc}") from None
     values[sequence.anchor] = value
     return value  # type: ignore[no-any-return]
 

@@ -33,6 +33,26 @@ GAP = "dst_gap"
 QUIET_HOURS = "quiet_hours"
 ORDER = "order"
 
+EARLIEST_ANCHOR = date(1900, 1, 1)
+LATEST_ANCHOR = date(2199, 12, 31)
+"""The anchors a timeline is planned from: far wider than any follow-up needs, and far
+enough inside ``datetime``'s years 1 to 9999 that no offset or zone runs off either end."""
+
+
+class AnchorOutOfRange(TimelineError):
+    """An anchor outside :data:`EARLIEST_ANCHOR`..:data:`LATEST_ANCHOR`, or a timeline
+    whose arithmetic runs past the years ``datetime`` can hold."""
+
+
+def check_anchor(anchor: date | datetime) -> None:
+    """Raise :class:`AnchorOutOfRange` unless the anchor's date lies in the supported range."""
+    day = anchor.date() if isinstance(anchor, datetime) else anchor
+    if not EARLIEST_ANCHOR <= day <= LATEST_ANCHOR:
+        raise AnchorOutOfRange(
+            f"{day.isoformat()} is outside the supported range "
+            f"{EARLIEST_ANCHOR.isoformat()} to {LATEST_ANCHOR.isoformat()}"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PlannedStep:
@@ -189,8 +209,20 @@ def plan_timeline(
 
     ``anchor`` is the anchor attribute's value, or the enrollment instant when the
     sequence is anchored on ``enrolled_at``. ``window`` overrides the sequence's.
+    Raises :class:`AnchorOutOfRange` for an anchor outside the supported range.
     """
-    window = window or sequence.send_window
+    check_anchor(anchor)
+    try:
+        return _plan(sequence, zone, anchor, window or sequence.send_window)
+    except OverflowError:  # offsets so large that a date passes the year 9999
+        raise AnchorOutOfRange(
+            f"the timeline from {anchor.isoformat()} runs past the last date a calendar holds"
+        ) from None
+
+
+def _plan(
+    sequence: Sequence, zone: ZoneInfo, anchor: date | datetime, window: SendWindow
+) -> list[PlannedStep]:
     wall, instant = _anchor_wall(anchor, zone)
     drafts: dict[str, _Draft] = {}
     for index, step in enumerate(sequence.steps):

@@ -4,18 +4,19 @@ every message not yet sent; what Twilio holds is canceled there and planned agai
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from dripsms.core.attributes import attributes_to_json, coerce
+from dripsms.core.attributes import attributes_to_json, check_names, coerce
 from dripsms.core.planning import EnrollmentError
 from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.sequence.model import Sequence
 from dripsms.core.states import MessageState
-from dripsms.core.timeline import PlannedStep, plan_timeline
+from dripsms.core.timeline import AnchorOutOfRange, PlannedStep, check_anchor, plan_timeline
 from dripsms.engine.library import SequenceLibrary
 from dripsms.store.events import event_row, record
 from dripsms.store.tables import contacts, enrollments, messages, sequence_versions
@@ -27,6 +28,18 @@ class UnknownContact(EnrollmentError):
     """No contact has this phone."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """One active enrollment re-planned by a change, computed before anything is written."""
+
+    enrollment_id: int
+    sequence: Sequence
+    anchor: date | datetime
+    zone: str
+    attributes: dict[str, Any]
+    plan: list[PlannedStep]
+
+
 def update_contact(
     engine: Engine,
     library: SequenceLibrary,
@@ -36,15 +49,24 @@ def update_contact(
     timezone: str | None = None,
     attributes: Mapping[str, Any] | None = None,
 ) -> int:
-    """Update a contact; returns how many messages were re-planned."""
+    """Update a contact; returns how many messages were re-planned.
+
+    Validated like an enrollment: each attribute must be declared by a sequence the
+    contact is active in (by any sequence this server runs when none of those declares
+    it), in that declaration's type and size. Every check and every new plan is made
+    before the first write, and all writes are one transaction: a refusal writes nothing.
+    """
     given = dict(attributes or {})
+    try:
+        check_names(given)
+    except ValueError as exc:
+        raise EnrollmentError("attributes", str(exc)) from None
     if timezone is not None:
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise EnrollmentError("timezone", f"unknown time zone {timezone!r}") from None
     c, e, v = contacts.c, enrollments.c, sequence_versions.c
-    replanned = 0
     with engine.begin() as connection:
         contact = connection.execute(select(contacts).where(c.phone == phone)).first()
         if contact is None:
@@ -54,20 +76,13 @@ def update_contact(
             .join(sequence_versions, v.id == e.sequence_version_id)
             .where(e.contact_id == contact.id, e.state == "active")
         ).all()
-        typed: dict[str, Any] = {}
-        for name, raw in given.items():
-            declared = next(
-                (
-                    library.pinned(r.digest, r.text, r.key).sequence.attributes[name]
-                    for r in active
-                    if name in library.pinned(r.digest, r.text, r.key).sequence.attributes
-                ),
-                None,
-            )
-            try:
-                typed[name] = coerce(declared.type, raw, declared.values) if declared else raw
-            except ValueError as exc:
-                raise EnrollmentError(f"attributes.{name}", str(exc)) from None
+        pinned = [(row, library.pinned(row.digest, row.text, row.key).sequence) for row in active]
+        typed = _typed(given, [seq for _, seq in pinned], library)
+        moves = [
+            move
+            for row, sequence in pinned
+            if (move := _move(row, sequence, typed, timezone)) is not None
+        ]
         connection.execute(
             update(contacts)
             .where(c.id == contact.id)
@@ -77,35 +92,79 @@ def update_contact(
                 updated_at=now,
             )
         )
-        for row in active:
-            sequence = library.pinned(row.digest, row.text, row.key).sequence
-            anchor_name = sequence.anchor
-            moved = anchor_name in typed or timezone is not None
-            if not moved:
-                continue
-            anchor: date | datetime
-            if anchor_name in typed:
-                anchor = typed[anchor_name]
-            else:
-                anchor = (
-                    date.fromisoformat(row.anchor)
-                    if len(row.anchor) == 10
-                    else datetime.fromisoformat(row.anchor)
-                )
-            zone_name = timezone or row.timezone
-            plan = plan_timeline(sequence, zone=ZoneInfo(zone_name), anchor=anchor)
-            enrollment_attributes = dict(row.attributes)
-            if anchor_name in typed:
-                enrollment_attributes[anchor_name] = attributes_to_json(typed)[anchor_name]
+        replanned = 0
+        for move in moves:
             connection.execute(
                 update(enrollments)
-                .where(e.id == row.id)
-                .values(
-                    anchor=anchor.isoformat(), timezone=zone_name, attributes=enrollment_attributes
-                )
-            )
-            replanned += _replan(connection, row.id, sequence, plan, now)
+                .where(e.id == move.enrollment_id)
+                .values(anchor=move.anchor.isoformat(), timezone=move.zone,
+                        attributes=move.attributes)
+            )  # fmt: skip
+            replanned += _replan(connection, move.enrollment_id, move.sequence, move.plan, now)
     return replanned
+
+
+def _typed(
+    given: Mapping[str, Any], active: list[Sequence], library: SequenceLibrary
+) -> dict[str, Any]:
+    """The given attributes in their declared types; :class:`EnrollmentError` naming the
+    first one no sequence declares, or whose value a declaration refuses."""
+    typed: dict[str, Any] = {}
+    for name, raw in given.items():
+        declaring = [seq for seq in active if name in seq.attributes]
+        if not declaring:  # not in the contact's sequences: kept for a later enrollment
+            declaring = [
+                seq
+                for key in library.sequence_keys()
+                if name in (seq := library.current(key).sequence).attributes
+            ][:1]
+        if not declaring:
+            raise EnrollmentError(f"attributes.{name}", _undeclared(active))
+        for sequence in declaring:  # each enrollment renders and re-plans with it
+            declared = sequence.attributes[name]
+            try:
+                typed[name] = coerce(declared.type, raw, declared.values)
+                if name == sequence.anchor:
+                    check_anchor(typed[name])
+            except (ValueError, AnchorOutOfRange) as exc:
+                raise EnrollmentError(f"attributes.{name}", str(exc)) from None
+    return typed
+
+
+def _undeclared(active: list[Sequence]) -> str:
+    if not active:
+        return "not an attribute of any sequence this server runs"
+    keys = ", ".join(sorted({seq.key for seq in active}))
+    names = ", ".join(sorted({name for seq in active for name in seq.attributes})) or "none"
+    return f"not an attribute of {keys} ({names}), nor of any sequence this server runs"
+
+
+def _move(
+    row: Any, sequence: Sequence, typed: dict[str, Any], timezone: str | None
+) -> _Move | None:
+    """The new plan of one enrollment, when the change moves its anchor or zone."""
+    anchor_name = sequence.anchor
+    if anchor_name not in typed and timezone is None:
+        return None
+    anchor: date | datetime
+    if anchor_name in typed:
+        anchor = typed[anchor_name]
+    else:
+        anchor = (
+            date.fromisoformat(row.anchor)
+            if len(row.anchor) == 10
+            else datetime.fromisoformat(row.anchor)
+        )
+    zone = timezone or row.timezone
+    try:
+        plan = plan_timeline(sequence, zone=ZoneInfo(zone), anchor=anchor)
+    except AnchorOutOfRange as exc:
+        field = f"attributes.{anchor_name}" if anchor_name in typed else "timezone"
+        raise EnrollmentError(field, str(exc)) from None
+    attributes = dict(row.attributes)
+    if anchor_name in typed:
+        attributes[anchor_name] = attributes_to_json(typed)[anchor_name]
+    return _Move(row.id, sequence, anchor, zone, attributes, plan)
 
 
 def _replan(

@@ -17,6 +17,7 @@ from dripsms.core.planning import (
     PreparedEnrollment,
     prepare,
 )
+from dripsms.core.sequence.loader import LoadedSequence
 from dripsms.core.states import MessageState
 from dripsms.engine.library import SequenceLibrary, UnknownSequence
 from dripsms.store import repository
@@ -192,7 +193,7 @@ class Enroller:
                 )
         known = repository.contacts_by_phone(connection, phones.values())
         ready: list[tuple[int, PreparedEnrollment]] = []
-        versions: dict[str, tuple[int, str]] = {}
+        loaded_by_key: dict[str, LoadedSequence] = {}
         seen = {} if seen is None else seen
         for line, request in items:
             if line not in phones:
@@ -219,13 +220,18 @@ class Enroller:
                 report.refused.append((line, RepeatedEnrollment(seen[key])))
                 continue
             seen[key] = line
-            if loaded.sequence.key not in versions:
-                version_id = repository.ensure_version(connection, loaded, now)
-                versions[loaded.sequence.key] = (version_id, loaded.version)
+            loaded_by_key.setdefault(loaded.sequence.key, loaded)
             ready.append((line, prepared))
         ready = self._drop_duplicates(connection, ready, known, report)
         if not ready:
-            return report
+            return report  # nothing written, not even a sequence version
+        versions = {  # stored only now, for what is enrolled
+            key: (
+                repository.ensure_version(connection, loaded_by_key[key], now),
+                loaded_by_key[key].version,
+            )
+            for key in dict.fromkeys(p.sequence_key for _, p in ready)
+        }
         contact_ids = repository.upsert_contacts(connection, [p for _, p in ready], now)
         ids = repository.insert_enrollments(
             connection, [p for _, p in ready], contact_ids,

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
+from dripsms.core.attributes import check_names
 from dripsms.core.phones import InvalidPhone, normalize_phone
 from dripsms.core.planning import EnrollmentError, EnrollmentRequest
 from dripsms.core.preview import format_utc
@@ -23,14 +24,15 @@ from dripsms.engine.contacts import update_contact
 from dripsms.engine.enrollment import DuplicateEnrollment, Enrolled
 from dripsms.engine.library import UnknownSequence
 from dripsms.engine.stopping import unenroll
-from dripsms.errors import DripError
+from dripsms.errors import DripError, TimelineError
 from dripsms.store.tables import idempotency_keys
 from dripsms.store.views import contact_view, enrollment_view
 from dripsms.web.auth import require_token
 from dripsms.web.deps import Services, services_of
 
-MAX_BODY = 64 * 1024
 Scalar = str | int | float | bool | None
+UNION_TAGS = frozenset({"str", "int", "float", "bool", "none"})
+"""The names pydantic gives a ``Scalar``'s members in an error's location: not fields."""
 
 
 class Problem(BaseModel):
@@ -52,7 +54,8 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 router = APIRouter(
     prefix="/v1", tags=["enrollment API"], dependencies=[Depends(require_token)],
-    responses=_errors(401, 503),  # every route: no or a wrong token; the database is down
+    responses=_errors(401, 413, 503),  # every route: no or a wrong token; a body over the
+    # limit (dripsms.web.limits); the database is down
 )  # fmt: skip
 
 
@@ -257,9 +260,7 @@ def _created(result: Enrolled) -> dict[str, Any]:
 
 
 async def _payload(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
+    body = await request.body()  # bounded (size, JSON depth) by web.limits as it is read
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "application/json":
         try:
@@ -289,14 +290,17 @@ def _request_of(payload: dict[str, Any]) -> EnrollmentRequest:
         parsed = EnrollmentIn.model_validate(payload)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        tags = {"str", "int", "float", "bool", "none"}  # union members pydantic names
-        field = ".".join(str(p) for p in first["loc"] if p not in tags) or "body"
+        field = ".".join(str(p) for p in first["loc"] if p not in UNION_TAGS) or "body"
         raise EnrollmentError(field, str(first["msg"])) from None
     attributes: dict[str, Any] = dict(parsed.attributes)
     for name, value in (parsed.model_extra or {}).items():
         if not isinstance(value, str | int | float | bool | type(None)):
             raise EnrollmentError(name, "an attribute must be text, a number or true/false")
         attributes[name] = value
+    try:
+        check_names(attributes)
+    except ValueError as exc:
+        raise EnrollmentError("attributes", str(exc)) from None
     return EnrollmentRequest(
         sequence=parsed.sequence, phone=parsed.phone, timezone=parsed.timezone,
         attributes=attributes, anchor=parsed.anchor, external_id=parsed.external_id,
@@ -362,6 +366,8 @@ def _enroll(services: Services, request: EnrollmentRequest) -> Enrolled:
         return services.enroller.enroll(request, now=services.clock())
     except UnknownSequence as exc:
         raise EnrollmentError("sequence", str(exc)) from None
+    except TimelineError as exc:  # an anchor in range, offsets that run off the calendar
+        raise EnrollmentError("anchor", str(exc)) from None
 
 
 def _replay(services: Services, key: str, digest: str) -> JSONResponse | None:

@@ -14,6 +14,7 @@ from dripsms import __version__
 from dripsms.runtime import Runtime
 from dripsms.web import api, health, webhooks
 from dripsms.web.deps import Services
+from dripsms.web.limits import WEBHOOK_BODY_BYTES, BodyLimits, RouteLimit
 from dripsms.web.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(api.router)
     app.include_router(webhooks.router)
     app.include_router(health.router)
+    # A body over its limit is refused before any route reads or checks it. Inside FastAPI's
+    # exception handlers' reach: a 413 raised while a route reads has the usual error shape.
+    app.add_middleware(
+        BodyLimits,
+        routes=[RouteLimit("/twilio/", WEBHOOK_BODY_BYTES)],
+        default_bytes=runtime.settings.max_body_bytes,
+    )
 
     # Starlette's HTTPException, so that what FastAPI and the router raise themselves (an
     # unparsable body, an unknown path, a wrong method) has the same error shape as ours.
@@ -44,7 +52,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        field = ".".join(str(p) for p in first["loc"] if p not in ("body", "path", "query"))
+        skip = api.UNION_TAGS | {"body", "path", "query"}
+        field = ".".join(str(p) for p in first["loc"] if p not in skip)
         return JSONResponse(
             {
                 "error": {
