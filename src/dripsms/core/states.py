@@ -6,6 +6,7 @@ planned ──▶ handing_off ──▶ scheduled ──▶ queued/sending ─�
    │             └──▶ queued (sent now) ──▶ ...
    ├──▶ skipped (condition false)   ├──▶ suppressed (opted out)   └──▶ expired (missed)
 blocked ──▶ planned (its reply came, its window closed, a goto reached it)
+scheduled/queued/sending ──(Twilio answers 404 at reconciliation)──▶ lost ──▶ sent/delivered/...
 ```
 
 States after a handoff come from Twilio's answers and status callbacks. They only move
@@ -44,6 +45,9 @@ class MessageState(StrEnum):
     """The contact opted out before it went out."""
     EXPIRED = "expired"
     """Missed by more than the sequence's max_delay."""
+    LOST = "lost"
+    """Twilio no longer knows its SID (404 at status reconciliation); alerted. Not terminal:
+    a status callback that still comes moves it on."""
 
 
 S = MessageState
@@ -54,6 +58,8 @@ TERMINAL = frozenset(
 AT_PROVIDER = frozenset({S.SCHEDULED, S.QUEUED, S.SENDING, S.SENT})
 """States in which Twilio holds the message (and its SID is known)."""
 NOT_HANDED_OFF = frozenset({S.PLANNED, S.BLOCKED})
+IN_FLIGHT = frozenset({S.SCHEDULED, S.QUEUED, S.SENDING})
+"""At Twilio and not yet out: status reconciliation asks Twilio about these once overdue."""
 
 _AFTER_HANDOFF = {S.QUEUED, S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}
 _STOPPED_BEFORE = {S.SKIPPED, S.SUPPRESSED, S.EXPIRED, S.CANCELED}
@@ -66,10 +72,12 @@ TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
     S.HANDING_OFF: frozenset(
         {S.PLANNED, S.HANDING_OFF, S.SCHEDULED, *_STOPPED_BEFORE, *_AFTER_HANDOFF}
     ),
-    S.SCHEDULED: frozenset({S.CANCELED, *_AFTER_HANDOFF}),
-    S.QUEUED: frozenset(_AFTER_HANDOFF - {S.QUEUED}),
-    S.SENDING: frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}),
+    S.SCHEDULED: frozenset({S.CANCELED, S.LOST, *_AFTER_HANDOFF}),
+    S.QUEUED: frozenset({S.LOST, *(_AFTER_HANDOFF - {S.QUEUED})}),
+    S.SENDING: frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED, S.LOST}),
     S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED, S.FAILED}),
+    # Twilio forgot the SID; a callback it still sends is the better news.
+    S.LOST: frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}),
     **{state: frozenset() for state in TERMINAL},
 }
 
