@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cached_property
 
@@ -18,7 +18,9 @@ from dripsms.engine.dispatcher import Dispatcher, DispatcherConfig
 from dripsms.engine.enrollment import Enroller
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.notifier import deliver_due
+from dripsms.engine.ratelimit import TokenBucket
 from dripsms.engine.recovery import recover_replies
+from dripsms.engine.status_reconciliation import ReconcileConfig, StatusReconciler
 from dripsms.engine.timers import close_reply_windows
 from dripsms.provider.twilio import TwilioProvider
 from dripsms.sandbox import (
@@ -178,7 +180,24 @@ class Runtime:
             rate_limit=s.rate_limit,
             owner=f"{socket.gethostname()}:{os.getpid()}",
         )
-        return Dispatcher(self.engine, self.provider, self.library, config, passes=self.timers())
+        # One bucket for handoffs and status fetches: together never above the rate limit.
+        bucket = TokenBucket(s.rate_limit)
+        passes: list[Callable[[datetime], Mapping[str, int]]] = [
+            *self.timers(),
+            self.status_reconciler(bucket, config.window),
+        ]
+        return Dispatcher(
+            self.engine, self.provider, self.library, config, bucket=bucket, passes=passes
+        )
+
+    def status_reconciler(self, bucket: TokenBucket, window: ProviderWindow) -> StatusReconciler:
+        """The pass that fetches the status of messages whose callbacks never came."""
+        s = self.settings
+        config = ReconcileConfig(
+            grace=s.status_grace, batch_size=s.status_batch, concurrency=s.concurrency,
+            window=window,
+        )  # fmt: skip
+        return StatusReconciler(self.engine, self.provider, bucket, config)
 
     @cached_property
     def conversations(self) -> Conversations:

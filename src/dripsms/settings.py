@@ -132,6 +132,14 @@ class Settings(BaseSettings):
         timedelta(seconds=30),
         description="Wait before looking again at Twilio for a create whose answer was lost.",
     )
+    status_grace: Duration = Field(
+        timedelta(minutes=10),
+        description="How long past its SendAt (or handoff) a message may lack a status callback "
+        "before its status is fetched from Twilio.",
+    )
+    status_batch: int = Field(
+        100, ge=1, description="Most status fetches of one dispatcher pass (reconciliation)."
+    )
     poll_interval: float = Field(
         5.0, gt=0, description="Seconds between dispatcher passes in `dripsms worker`."
     )

@@ -161,3 +161,15 @@ def test_unknown_routes_answer_like_twilio(server: SandboxServer) -> None:
     assert (wrong_method.status_code, wrong_method.json()["code"]) == (405, 20004)
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, 20003)
     assert anonymous.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_a_forgotten_message_is_not_found(admin: Any, client: Client, sandbox: Sandbox) -> None:
+    sid = client.messages.create(to=TO, from_=SANDBOX_FROM_NUMBER, body="x").sid
+
+    assert admin("delete", f"messages/{sid}").json() == {"sid": sid, "forgotten": True}
+
+    with pytest.raises(TwilioRestException) as caught:
+        client.messages(sid).fetch()
+    assert (caught.value.status, caught.value.code) == (404, 20404)
+    assert admin("delete", f"messages/{sid}").status_code == 404
+    assert sandbox.messages() == []

@@ -174,3 +174,28 @@ def test_a_server_following_real_time_sends_by_itself(receiver: Receiver) -> Non
         assert statuses(receiver.collect(2)) == ["sent", "delivered"]
         assert sandbox.now() > START
         assert sandbox.messages()[0].status is Status.DELIVERED
+
+
+def test_dropped_callbacks_are_never_posted(
+    client: Client, sandbox: Sandbox, receiver: Receiver
+) -> None:
+    sandbox.faults.configure(FaultConfig(callbacks=CallbackFaults(drop=1.0)))
+    client.messages.create(
+        to=TO, from_=SANDBOX_FROM_NUMBER, body="lost", status_callback=f"{receiver.url}/s"
+    )
+    sandbox.process()
+    sandbox.faults.configure(FaultConfig())  # the next message's callbacks go through
+    client.messages.create(
+        to=TO, from_=SANDBOX_FROM_NUMBER, body="kept", status_callback=f"{receiver.url}/s"
+    )
+    sandbox.process()
+
+    received = receiver.collect(2)  # the worker posts in order: "kept"'s come after any other
+    kept = client.messages.list(to=TO, limit=1)[0].sid
+    assert [(r.params["MessageSid"], r.params["MessageStatus"]) for r in received] == [
+        (kept, "sent"),
+        (kept, "delivered"),
+    ]
+    assert [c.form["MessageSid"] for c in sandbox.callbacks] == [kept, kept]
+    # Twilio still sent it: only the callbacks were lost.
+    assert [m.status for m in client.messages.list(to=TO)] == ["delivered", "delivered"]

@@ -82,3 +82,14 @@ def test_any_permutation_and_duplication_ends_in_the_furthest_state(
     for status in shuffled:
         state = advance(state, TWILIO_STATUSES[status])
     assert state is TWILIO_STATUSES[path[-1]]
+
+
+def test_a_lost_message_is_moved_on_by_a_callback_that_still_comes() -> None:
+    for in_flight in (S.SCHEDULED, S.QUEUED, S.SENDING):
+        assert transition(in_flight, S.LOST) is S.LOST
+    assert advance(S.LOST, S.DELIVERED) is S.DELIVERED
+    assert advance(S.LOST, S.SCHEDULED) is S.LOST  # never back to waiting at Twilio
+    assert S.LOST not in TERMINAL
+    for done in (S.SENT, S.DELIVERED, S.CANCELED, S.PLANNED):
+        with pytest.raises(IllegalTransition):
+            transition(done, S.LOST)

@@ -7,6 +7,7 @@ planned ──▶ handing_off ──▶ scheduled ──▶ queued/sending ─�
    ├──▶ skipped (condition false)   ├──▶ suppressed (opted out)   └──▶ expired (missed)
 blocked ──▶ planned (its reply came, its window closed, a goto reached it)
 missed (already past its latest send time at enrollment: written so, never sent)
+scheduled/queued/sending ──(Twilio answers 404 at reconciliation)──▶ lost ──▶ sent/delivered/...
 ```
 
 States after a handoff come from Twilio's answers and status callbacks. They only move
@@ -50,6 +51,9 @@ class MessageState(StrEnum):
 
     Written as such at enrollment (a state a message starts in, never moves to) and terminal.
     """
+    LOST = "lost"
+    """Twilio no longer knows its SID (404 at status reconciliation); alerted. Not terminal:
+    a status callback that still comes moves it on."""
 
 
 S = MessageState
@@ -63,6 +67,8 @@ AT_PROVIDER = frozenset({S.SCHEDULED, S.QUEUED, S.SENDING, S.SENT})
 NOT_HANDED_OFF = frozenset({S.PLANNED, S.BLOCKED})
 INITIAL = frozenset({S.PLANNED, S.BLOCKED, S.MISSED})
 """The states a message is created in; ``missed`` is reached no other way."""
+IN_FLIGHT = frozenset({S.SCHEDULED, S.QUEUED, S.SENDING})
+"""At Twilio and not yet out: status reconciliation asks Twilio about these once overdue."""
 
 _AFTER_HANDOFF = {S.QUEUED, S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}
 _STOPPED_BEFORE = {S.SKIPPED, S.SUPPRESSED, S.EXPIRED, S.CANCELED}
@@ -75,10 +81,12 @@ TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
     S.HANDING_OFF: frozenset(
         {S.PLANNED, S.HANDING_OFF, S.SCHEDULED, *_STOPPED_BEFORE, *_AFTER_HANDOFF}
     ),
-    S.SCHEDULED: frozenset({S.CANCELED, *_AFTER_HANDOFF}),
-    S.QUEUED: frozenset(_AFTER_HANDOFF - {S.QUEUED}),
-    S.SENDING: frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}),
+    S.SCHEDULED: frozenset({S.CANCELED, S.LOST, *_AFTER_HANDOFF}),
+    S.QUEUED: frozenset({S.LOST, *(_AFTER_HANDOFF - {S.QUEUED})}),
+    S.SENDING: frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED, S.LOST}),
     S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED, S.FAILED}),
+    # Twilio forgot the SID; a callback it still sends is the better news.
+    S.LOST: frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}),
     **{state: frozenset() for state in TERMINAL},
 }
 

@@ -43,6 +43,14 @@ class TickReport:
     """Replies the webhook missed, fetched from Twilio and handled."""
     lost_lease: int = 0
     """A result that arrived after another dispatcher took the message over."""
+    reconciled: int = 0
+    """Overdue messages whose status was fetched from Twilio and moved on (a lost callback)."""
+    still_in_flight: int = 0
+    """Overdue messages Twilio still has in flight: asked about again later."""
+    reconcile_failed: int = 0
+    """Status fetches that failed; asked again later."""
+    lost: int = 0
+    """Messages Twilio no longer knows (404 on fetch): marked ``lost`` and alerted."""
 
     def add(self, field: str, count: int = 1) -> None:
         """Count ``count`` more of ``field``."""

@@ -1,4 +1,8 @@
-"""Twilio's status callbacks: forward-only state changes, each (SID, status) applied once."""
+"""Twilio's status callbacks: forward-only state changes, each (SID, status) applied once.
+
+Status reconciliation (:mod:`dripsms.engine.status_reconciliation`) records what it
+fetches from Twilio through this same path, with its own cause.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ class StatusUpdate:
     message_id: int | None = None
     """Our own id, from the signed callback URL (verified by the caller)."""
     error_code: int | None = None
+    sent_at: datetime | None = None
+    """When Twilio sent it, if known (a fetched message's ``date_sent``); else the time of
+    applying."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +44,13 @@ class StatusOutcome:
     state: MessageState | None = None
 
 
-def apply_status(engine: Engine, update_: StatusUpdate, *, now: datetime) -> StatusOutcome:
-    """Apply a status callback once; states only move forward, terminal states stay."""
+def apply_status(
+    engine: Engine, update_: StatusUpdate, *, now: datetime, cause: str = "status_callback"
+) -> StatusOutcome:
+    """Apply a status callback once; states only move forward, terminal states stay.
+
+    ``cause`` names the source in the event log (``reconciled`` for a fetched status).
+    """
     reported = TWILIO_STATUSES.get(update_.status)
     m = messages.c
     with engine.begin() as connection:
@@ -67,7 +79,7 @@ def apply_status(engine: Engine, update_: StatusUpdate, *, now: datetime) -> Sta
         target = advance(current, reported)
         values: dict[str, object] = {"sid": update_.message_sid, "updated_at": now}
         if target in SENT_STATES:
-            values["sent_at"] = now
+            values["sent_at"] = update_.sent_at or now
         if update_.error_code is not None and target in (S.FAILED, S.UNDELIVERED):
             values["error_code"] = update_.error_code
         if target is not current or row.sid is None:
@@ -80,7 +92,7 @@ def apply_status(engine: Engine, update_: StatusUpdate, *, now: datetime) -> Sta
                 connection,
                 [
                     event_row(
-                        now, "message", "status_callback", message_id=row.id,
+                        now, "message", cause, message_id=row.id,
                         enrollment_id=row.enrollment_id, from_state=current.value,
                         to_state=target.value, detail={"status": update_.status},
                     )
@@ -88,7 +100,9 @@ def apply_status(engine: Engine, update_: StatusUpdate, *, now: datetime) -> Sta
             )  # fmt: skip
         elif target in SENT_STATES:
             connection.execute(
-                update(messages).where(m.id == row.id, m.sent_at.is_(None)).values(sent_at=now)
+                update(messages)
+                .where(m.id == row.id, m.sent_at.is_(None))
+                .values(sent_at=update_.sent_at or now)
             )
         if update_.error_code == OPTED_OUT:
             contact_id = connection.execute(

@@ -13,6 +13,7 @@ PERMANENT_CODES = frozenset({21211, 21214, 21408, 21610, 21612, 21614, 21606, 30
 WINDOW_CODES = frozenset({35114, 35115})
 NOT_CANCELABLE = 30409
 SCHEDULE_LIMIT = 35125
+NOT_FOUND = 20404
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ class ProviderMessage:
     messaging_service_sid: str | None
     date_created: datetime | None
     from_: str | None = None
+    date_sent: datetime | None = None
+    error_code: int | None = None
 
 
 class ProviderError(DripError):
@@ -65,6 +68,11 @@ class ProviderError(DripError):
     def outside_window(self) -> bool:
         """Twilio refused the SendAt as too soon or too far."""
         return self.code in WINDOW_CODES
+
+    @property
+    def not_found(self) -> bool:
+        """Twilio has no such resource (HTTP 404, 20404): e.g. a message it no longer knows."""
+        return self.code == NOT_FOUND or self.status == 404
 
 
 class Provider(Protocol):

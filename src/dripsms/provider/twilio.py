@@ -192,6 +192,7 @@ def _page_error(exc: TwilioException) -> TwilioRestException:
 
 def _message(resource: Any) -> ProviderMessage:
     created = resource.date_created
+    sent = getattr(resource, "date_sent", None)
     return ProviderMessage(
         sid=str(resource.sid),
         to=str(resource.to),
@@ -200,4 +201,14 @@ def _message(resource: Any) -> ProviderMessage:
         messaging_service_sid=resource.messaging_service_sid,
         date_created=created.astimezone(UTC) if isinstance(created, datetime) else None,
         from_=getattr(resource, "from_", None),
+        date_sent=sent.astimezone(UTC) if isinstance(sent, datetime) else None,
+        error_code=_code(getattr(resource, "error_code", None)),
     )
+
+
+def _code(value: Any) -> int | None:
+    """Twilio's error code as a number (the API gives a number, null, or sometimes text)."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None

@@ -1,4 +1,5 @@
-"""``/_sandbox/`` admin routes: the clock, every message, faults, recipients, reset.
+"""``/_sandbox/`` admin routes: the clock, every message (and forgetting one), faults,
+recipients, reset.
 
 They take no Twilio credentials and exist for tests and demos only: never expose a
 sandbox where anyone but you can reach it.
@@ -88,6 +89,14 @@ def admin_routes(sandbox: Sandbox) -> APIRouter:
                 for (to, body), count in sandbox.creates_by_recipient().items()
             ],
         }
+
+    @router.delete("/messages/{sid}")
+    def forget_message(sid: str) -> dict[str, Any]:
+        try:
+            sandbox.forget_message(sid)
+        except KeyError:
+            raise HTTPException(404, f"no message {sid}") from None
+        return {"sid": sid, "forgotten": True}
 
     @router.get("/callbacks")
     def every_callback() -> dict[str, Any]:

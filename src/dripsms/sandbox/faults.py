@@ -11,7 +11,8 @@ Each API call kind has its own :class:`FaultRule`. Per call at most one fault is
   of response (needs :class:`~dripsms.sandbox.server.SandboxServer`).
 
 ``latency_ms`` delays every call of the kind. ``times`` limits a rule to the next N calls
-of its kind. Status callbacks can be duplicated or delivered out of order, as Twilio's may.
+of its kind. Status callbacks can be duplicated or delivered out of order, as Twilio's may,
+or dropped (never posted: a receiver that was down, a post that failed and was not retried).
 """
 
 from __future__ import annotations
@@ -83,10 +84,11 @@ class FaultRule(BaseModel):
 
 
 class CallbackFaults(BaseModel):
-    """Status callbacks as Twilio may deliver them: twice, or out of order."""
+    """Status callbacks as Twilio may deliver them: twice, out of order, or not at all."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    drop: float = Field(0.0, ge=0, le=1, description="Probability a callback is never sent.")
     duplicate: float = Field(0.0, ge=0, le=1, description="Probability a callback is sent twice.")
     reorder: bool = Field(False, description="Shuffle the callbacks of each release.")
 
@@ -150,8 +152,11 @@ class Faults:
             )
 
     def callback_copies(self) -> int:
-        """How many times to send the next status callback (2 when duplicated)."""
+        """How many times to send the next status callback (0 when dropped, 2 when duplicated)."""
         with self._lock:
+            drop = self._config.callbacks.drop
+            if drop and self._rng.random() < drop:
+                return 0
             duplicate = self._config.callbacks.duplicate
             return 2 if duplicate and self._rng.random() < duplicate else 1
 

@@ -307,6 +307,14 @@ class Sandbox:
         self._sink.deliver(callbacks)
         return message
 
+    def forget_message(self, sid: str) -> Message:
+        """Forget one message, as if deleted at Twilio: fetching it then answers 20404.
+
+        Raises :class:`KeyError` when there is no such message.
+        """
+        with self._lock:
+            return self._messages.pop(sid)
+
     def list_messages(self, account_sid: str, query: MessageQuery | None = None) -> list[Message]:
         """The account's messages matching ``query``, newest first."""
         query = query or MessageQuery()
@@ -392,7 +400,8 @@ class Sandbox:
 
     @property
     def callbacks(self) -> list[StatusCallback]:
-        """Every status callback handed to delivery, in order (before any reordering fault)."""
+        """Every status callback handed to delivery, in order (before any reordering fault;
+        dropped ones are not)."""
         with self._lock:
             return list(self._callbacks)
 
@@ -552,8 +561,10 @@ class Sandbox:
         for message in changes:
             callback = status_callback(message, self._accounts[message.account_sid].auth_token)
             if callback is not None:
-                self._callbacks.append(callback)
-                callbacks.extend([callback] * self.faults.callback_copies())
+                copies = self.faults.callback_copies()
+                if copies:  # a dropped callback is never handed to delivery
+                    self._callbacks.append(callback)
+                callbacks.extend([callback] * copies)
         return self.faults.callback_order(callbacks)
 
 
