@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from jinja2.exceptions import SecurityError
 
 from dripsms.core.attributes import AttributeType, coerce
 from dripsms.core.context import sample_attributes, sample_replies, template_context
@@ -16,6 +19,7 @@ from dripsms.core.sequence.model import Action, Sequence, Step
 from dripsms.core.sequence.names import Scope
 from dripsms.core.templates import (
     SyntaxProblem,
+    TemplateLimit,
     evaluate,
     parse_expression,
     parse_template,
@@ -338,59 +342,112 @@ def _unreachable(step: Step, index: int) -> Finding:
     return path, f"step {step.id!r} can never be sent: {why}"
 
 
-def _rendered(seq: Sequence, step: Step, *, high: bool) -> str | None:
+def _sample_context(seq: Sequence, step: Step, *, high: bool, own_reply: bool) -> dict[str, Any]:
     replies = sample_replies(seq, high=high)
-    context = template_context(
+    extra = {"reply": replies.get(step.id)} if own_reply else {}
+    return template_context(
         seq,
         step_id=step.id,
         attributes=sample_attributes(seq, high=high),
         phone="+15555550100",
         replies=replies,
         external_id="sample",
+        **extra,
     )
+
+
+def _trial(
+    seq: Sequence, step: Step, source: str, *, expression: bool, own_reply: bool, high: bool
+) -> str | TemplateError:
+    """A template rendered (a condition evaluated) with sample values, or why it failed."""
+    context = _sample_context(seq, step, high=high, own_reply=own_reply)
     try:
-        return render(step.body, context)
-    except TemplateError:
-        return None  # a sample cannot always satisfy a template; real data is checked later
+        if expression:
+            return str(evaluate(source, {**context, "step": {"id": step.id}}))
+        return render(source, context)
+    except TemplateError as exc:
+        return exc
 
 
-def _check_bodies(seq: Sequence, max_segments: int) -> Iterator[tuple[bool, Finding]]:
-    """(is_error, finding) for bodies that render empty or run long."""
+def _always_fails(source: str, expression: bool, error: TemplateError) -> bool:
+    """Whether a failure is the template's own, not the sample values': it fails with any data.
+
+    A limit or the sandbox refusing is the template's doing; so is any failure of a
+    template that reads no value at all (``{{ 1/0 }}``).
+    """
+    if isinstance(error, TemplateLimit) or isinstance(error.__cause__, SecurityError):
+        return True
+    tree = parse_expression(source) if expression else parse_template(source)
+    return not isinstance(tree, SyntaxProblem) and not references(tree)
+
+
+def _check_rendering(
+    seq: Sequence, max_segments: int, skip: set[Path]
+) -> Iterator[tuple[bool, Finding]]:
+    """(is_error, finding) for every template run with sample values, bounded.
+
+    A template that goes over a limit, is refused by the sandbox or always fails is an
+    error; one that fails only with the sample values is a warning. Bodies that render
+    empty are errors; long ones are warnings. Templates in ``skip`` (already reported)
+    are not run.
+    """
     for i, step in enumerate(seq.steps):
-        low, high = _rendered(seq, step, high=False), _rendered(seq, step, high=True)
-        if low is None and high is None:
-            continue
-        if not (low or "").strip() and not (high or "").strip():
-            yield True, (("steps", i, "body"), "the body renders empty")
-            continue
-        limit = step.max_segments or seq.max_segments or max_segments
-        longest = max((low or "", high or ""), key=lambda text: count_segments(text).segments)
-        counted = count_segments(longest)
-        if counted.segments > limit:
-            hint = ""
-            forcing = non_gsm_characters(longest)
-            if forcing:
-                shown = " ".join(repr(c) for c in forcing[:5])
-                hint = f"; {shown} force UCS-2 (70 characters a segment)"
-            yield (
-                False,
-                (
-                    ("steps", i, "body"),
-                    f"the body is {counted.segments} segments ({counted.encoding}), over the "
-                    f"limit of {limit}{hint}",
-                ),
-            )
+        for path, source, expression, own in _template_sources(step, i):
+            if path in skip:
+                continue
+            results = [
+                _trial(seq, step, source, expression=expression, own_reply=own, high=high)
+                for high in (False, True)
+            ]
+            failed = next((r for r in results if isinstance(r, TemplateError)), None)
+            if failed is not None:
+                if _always_fails(source, expression, failed):
+                    yield True, (path, str(failed))
+                    continue
+                yield False, (path, f"with sample values: {failed}")
+            if path == ("steps", i, "body"):
+                texts = [r for r in results if isinstance(r, str)]
+                yield from _check_body(seq, step, i, texts, max_segments)
+
+
+def _check_body(
+    seq: Sequence, step: Step, index: int, texts: list[str], max_segments: int
+) -> Iterator[tuple[bool, Finding]]:
+    """(is_error, finding) for a body that renders empty or runs long."""
+    if not texts:
+        return
+    if not any(text.strip() for text in texts):
+        yield True, (("steps", index, "body"), "the body renders empty")
+        return
+    limit = step.max_segments or seq.max_segments or max_segments
+    longest = max(texts, key=lambda text: count_segments(text).segments)
+    counted = count_segments(longest)
+    if counted.segments > limit:
+        hint = ""
+        forcing = non_gsm_characters(longest)
+        if forcing:
+            shown = " ".join(repr(c) for c in forcing[:5])
+            hint = f"; {shown} force UCS-2 (70 characters a segment)"
+        yield (
+            False,
+            (
+                ("steps", index, "body"),
+                f"the body is {counted.segments} segments ({counted.encoding}), over the "
+                f"limit of {limit}{hint}",
+            ),
+        )
 
 
 def check_sequence(seq: Sequence, *, max_segments: int = 3) -> Findings:
     """Run every cross-check; ``max_segments`` is the default long-body warning limit."""
     errors: list[Finding] = []
     warnings: list[Finding] = []
-    for check in (_check_anchor, _check_ids, _check_references, _check_cycles, _check_templates):
+    for check in (_check_anchor, _check_ids, _check_references, _check_cycles):
         errors.extend(check(seq))
-    if not errors:
+    if not errors:  # reachability means little while steps point nowhere or in a loop
         errors.extend(_check_reachable(seq))
-    if not errors:
-        for is_error, finding in _check_bodies(seq, max_segments):
-            (errors if is_error else warnings).append(finding)
+    static = list(_check_templates(seq))
+    errors.extend(static)
+    for is_error, finding in _check_rendering(seq, max_segments, {p for p, _ in static}):
+        (errors if is_error else warnings).append(finding)
     return Findings(errors, warnings)
