@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 
 from dripsms.core.attributes import AttributeType, coerce
@@ -248,21 +249,84 @@ def _scope(seq: Sequence, step: Step, positions: dict[str, float | None]) -> Sco
     )
 
 
-def _check_source(
-    source: str, path: Path, scope: Scope, step_id: str, *, expression: bool
-) -> Iterator[Finding]:
+def _parsed(
+    source: str, path: Path, *, expression: bool
+) -> tuple[nodes.Template | None, list[Finding]]:
+    """The tree of a template or condition, and its syntax and unknown-filter problems."""
     tree = parse_expression(source) if expression else parse_template(source)
     what = "condition" if expression else "template"
     if isinstance(tree, SyntaxProblem):
         line = f" (line {tree.line} of the {what})" if tree.line > 1 and not expression else ""
-        yield path, f"{what} syntax error: {tree.message}{line}"
+        return None, [(path, f"{what} syntax error: {tree.message}{line}")]
+    return tree, [(path, problem) for problem in unknown_filters(tree)]
+
+
+def _check_source(
+    source: str, path: Path, scope: Scope, step_id: str, *, expression: bool
+) -> Iterator[Finding]:
+    tree, problems = _parsed(source, path, expression=expression)
+    if tree is None:
+        yield from problems
         return
     for ref in references(tree):
         problem = scope.problem(ref, own_step=step_id)
         if problem:
             yield path, problem
-    for problem in unknown_filters(tree):
-        yield path, problem
+    yield from problems
+
+
+def _raw_sources(data: Any) -> Iterator[tuple[Path, str, bool]]:
+    """(path, source, is_expression) of every template in parsed YAML the model refused."""
+    steps = data.get("steps") if isinstance(data, dict) else None
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        if not isinstance(step, dict):
+            continue
+        yield from _raw(step, ("steps", i), "body", expression=False)
+        yield from _raw(step, ("steps", i), "when", expression=True)
+        expect = step.get("expect_reply")
+        if isinstance(expect, dict):
+            yield from _raw(expect, ("steps", i, "expect_reply"), "reprompt", expression=False)
+        for field in ("on_reply", "on_no_reply"):
+            items = step.get(field)
+            for r, item in enumerate(items if isinstance(items, list) else []):
+                if not isinstance(item, dict):
+                    continue
+                where: Path = ("steps", i, field, r)
+                if field == "on_no_reply":
+                    yield from _raw(item, where, "send", expression=False)
+                    continue
+                yield from _raw(item, where, "if", expression=True)
+                actions = item.get("then")
+                for a, action in enumerate(actions if isinstance(actions, list) else []):
+                    if isinstance(action, dict):
+                        yield from _raw(action, (*where, "then", a), "send", expression=False)
+
+
+def _raw(
+    mapping: dict[str, Any], where: Path, field: str, *, expression: bool
+) -> Iterator[tuple[Path, str, bool]]:
+    value = mapping.get(field)
+    if isinstance(value, str) and value:
+        yield (*where, field), value, expression
+
+
+def check_raw_templates(data: Any) -> list[Finding]:
+    """Template problems found without a valid model, so one pass reports them too.
+
+    Used when the file has field errors: syntax, unknown filters, and templates that read
+    no value and still fail or go over a limit. Names are checked once the fields are valid.
+    """
+    findings: list[Finding] = []
+    for path, source, expression in _raw_sources(data):
+        tree, problems = _parsed(source, path, expression=expression)
+        findings.extend(problems)
+        if tree is None or problems or references(tree):
+            continue
+        try:
+            evaluate(source, {}) if expression else render(source, {})
+        except TemplateError as exc:
+            findings.append((path, str(exc)))
+    return findings
 
 
 def _template_sources(step: Step, i: int) -> Iterator[tuple[Path, str, bool, bool]]:

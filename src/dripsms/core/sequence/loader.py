@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from dripsms.core.sequence.checks import KEY, check_sequence
+from dripsms.core.sequence.checks import KEY, check_raw_templates, check_sequence
 from dripsms.core.sequence.messages import describe, meant_field
 from dripsms.core.sequence.model import Sequence
 from dripsms.core.yaml_source import Locator, Mark, Path, YamlProblem, parse_yaml
@@ -74,7 +74,11 @@ def parse_sequence(text: str, file: str = "<string>", *, max_segments: int = 3) 
         raise SequenceError([_problem(file, exc.mark, "", exc.message)]) from None
     if data is None:
         raise SequenceError([_problem(file, Mark(1, 1), "", EMPTY)])
-    sequence = _validate(data, locator, file)
+    try:
+        sequence = _validate(data, locator, file)
+    except SequenceError as exc:
+        raw = [_finding_problem(file, locator, p, m) for p, m in check_raw_templates(data)]
+        raise SequenceError(_unique([*exc.problems, *raw])) from None
     findings = check_sequence(sequence, max_segments=max_segments)
     if findings.errors:
         raise SequenceError(
