@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -273,6 +274,14 @@ def starting(what: str, runtime: Any) -> None:
         else runtime.settings.twilio_api_base
     )
     err.print(f"dripsms {what}: talking to {target}; Ctrl-C stops")
+    skipped(runtime.library.load_problems)
+
+
+def skipped(load_problems: Sequence[Any]) -> None:
+    """Sequence files that failed to load: named in the banner, the others keep running."""
+    for broken in load_problems:
+        why = f"{broken.file}: {len(broken.problems)} problem(s), first: {broken.problems[0]}"
+        err.print(f"[yellow]skipped[/] {escape(why)}; see `dripsms validate`", highlight=False)
 
 
 def stopping(signal_name: str) -> None:
