@@ -232,3 +232,14 @@ def test_one_pass_reports_every_bad_template_of_a_valid_file() -> None:
         (16, "steps[3].body"),
         (16, "steps[3].body"),
     ]
+
+
+def test_a_render_error_at_run_time_can_be_located_in_the_file() -> None:
+    text = sequence_with(
+        "{{ 10 // score }}", when="score > 1", extra="attributes: {score: integer}"
+    )
+    loaded = parse_sequence(text, "hostile.yaml")
+    with pytest.raises(TemplateError, match="by zero"):
+        render(loaded.sequence.step("a").body, {"score": 0})
+    assert loaded.locate_step("a") == "hostile.yaml:8:11"
+    assert loaded.locate_step("a", "when") == "hostile.yaml:9:11"

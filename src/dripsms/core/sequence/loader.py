@@ -34,6 +34,21 @@ class LoadedSequence:
         """A short version id: the first 12 hex digits of the digest."""
         return self.digest[:12]
 
+    def locate(self, path: Path) -> str:
+        """``file:line:col`` of a value, e.g. ``('steps', 2, 'body')``, to name a render error."""
+        try:
+            mark = parse_yaml(self.text)[1].find(path)
+        except YamlProblem:  # the text parsed once; it cannot fail now, but never raise here
+            return self.file
+        return f"{self.file}:{mark.line}:{mark.column}"
+
+    def locate_step(self, step_id: str, field: str = "body") -> str:
+        """``file:line:col`` of a field of a step (``body``, ``when``) by the step's id."""
+        for index, step in enumerate(self.sequence.steps):
+            if step.id == step_id:
+                return self.locate(("steps", index, field))
+        return self.file
+
 
 def display_path(path: tuple[Any, ...]) -> str:
     """``('steps', 2, 'at', 'days')`` as ``steps[2].at.days``."""
