@@ -59,9 +59,10 @@ class Limits:
     max_steps: int = 100_000
     """Operations: calls, operators, attribute look-ups, loop turns, outputs."""
     max_seconds: float = 0.1
-    """Time budget of one render, read from ``timer``."""
-    timer: Callable[[], float] = time.perf_counter
-    """A stopwatch (not a clock of the domain): only differences are used."""
+    """Time budget of one render (compiling excluded), read from ``timer``."""
+    timer: Callable[[], float] = time.thread_time
+    """A stopwatch (not a clock of the domain): only differences are used. The thread's
+    CPU time, so a busy machine that pauses the thread does not fail a render."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -81,6 +82,10 @@ class _Budget:
         self.deadline = limits.timer() + limits.max_seconds
         self.steps = 0
         self.output = 0
+
+    def restart(self) -> None:
+        """Start the time budget now: compiling a template does not count."""
+        self.deadline = self.limits.timer() + self.limits.max_seconds
 
     def tick(self) -> None:
         self.steps += 1
@@ -587,11 +592,14 @@ def _describe(exc: Exception) -> str:
     return f"{exc} ({kind})" if str(exc) else kind
 
 
-def _run(what: str, work: Callable[[], Any], limits: Limits) -> Any:
-    """Run a template under a fresh budget; any exception becomes a :class:`TemplateError`."""
-    token = _BUDGET.set(_Budget(limits))
+def _run(what: str, compile_: Callable[[], Any], work: Callable[[Any], Any], limits: Limits) -> Any:
+    """Compile, then run under a fresh budget; any exception becomes a :class:`TemplateError`."""
+    budget = _Budget(limits)
+    token = _BUDGET.set(budget)
     try:
-        return work()
+        compiled = compile_()
+        budget.restart()
+        return work(compiled)
     except TemplateLimit as exc:
         raise TemplateLimit(f"{what}: {exc}") from None
     except TemplateError:
@@ -605,13 +613,13 @@ def _run(what: str, work: Callable[[], Any], limits: Limits) -> Any:
 def render(source: str, context: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS) -> str:
     """Render a body template in the sandbox, within ``limits``; white space is trimmed."""
 
-    def work() -> str:
-        text = str(_compiled_template(source).render(context)).strip()
+    def work(template: Any) -> str:
+        text = str(template.render(context)).strip()
         if len(text) > limits.max_output:
             raise TemplateLimit(f"the text would be longer than {limits.max_output:,} characters")
         return text
 
-    result: str = _run("cannot render", work, limits)
+    result: str = _run("cannot render", lambda: _compiled_template(source), work, limits)
     return result
 
 
@@ -621,7 +629,8 @@ def evaluate(
     """Evaluate a condition in the sandbox, within ``limits``, to a boolean."""
     result: bool = _run(
         f"cannot evaluate {expression[:80]!r}",
-        lambda: bool(_compiled_expression(expression)(context)),
+        lambda: _compiled_expression(expression),
+        lambda compiled: bool(compiled(context)),
         limits,
     )
     return result

@@ -19,6 +19,7 @@ from dripsms.core.segments import count_segments, non_gsm_characters
 from dripsms.core.sequence.model import Action, Sequence, Step
 from dripsms.core.sequence.names import Scope
 from dripsms.core.templates import (
+    DEFAULT_LIMITS,
     SyntaxProblem,
     TemplateLimit,
     evaluate,
@@ -33,6 +34,8 @@ from dripsms.errors import TemplateError
 Path = tuple[str | int, ...]
 Finding = tuple[Path, str]
 KEY = "[key]"
+MAX_SOURCE = 2 * DEFAULT_LIMITS.max_output
+"""The longest template source: twice the longest text a template may render."""
 """A finding's path ending in KEY points at the mapping key, not at its value."""
 
 
@@ -253,8 +256,10 @@ def _parsed(
     source: str, path: Path, *, expression: bool
 ) -> tuple[nodes.Template | None, list[Finding]]:
     """The tree of a template or condition, and its syntax and unknown-filter problems."""
-    tree = parse_expression(source) if expression else parse_template(source)
     what = "condition" if expression else "template"
+    if len(source) > MAX_SOURCE:
+        return None, [(path, f"the {what} is {len(source):,} characters; at most {MAX_SOURCE:,}")]
+    tree = parse_expression(source) if expression else parse_template(source)
     if isinstance(tree, SyntaxProblem):
         line = f" (line {tree.line} of the {what})" if tree.line > 1 and not expression else ""
         return None, [(path, f"{what} syntax error: {tree.message}{line}")]
@@ -459,10 +464,12 @@ def _check_rendering(
         for path, source, expression, own in _template_sources(step, i):
             if path in skip:
                 continue
-            results = [
-                _trial(seq, step, source, expression=expression, own_reply=own, high=high)
-                for high in (False, True)
-            ]
+            results: list[str | TemplateError] = []
+            for high in (False, True):
+                result = _trial(seq, step, source, expression=expression, own_reply=own, high=high)
+                results.append(result)
+                if isinstance(result, TemplateError) and _always_fails(source, expression, result):
+                    break
             failed = next((r for r in results if isinstance(r, TemplateError)), None)
             if failed is not None:
                 if _always_fails(source, expression, failed):
