@@ -124,3 +124,38 @@ def test_a_stored_version_is_not_checked_again_when_pinned(folder: Path) -> None
     stored = plain("older", body="{{ 'x' * 10**9 }}")  # refused today, stored by an older dripsms
     loaded = library.pinned("d" * 64, stored, "older")
     assert loaded.sequence.step("hello").body == "{{ 'x' * 10**9 }}"
+
+
+REPEAT = """key: repeat
+name: Repeat
+anchor: enrolled_at
+timezone: UTC
+attributes:
+  times: {type: integer}
+steps:
+  - id: hello
+    at: {days: 1, time: '09:00'}
+    body: "{{ 'ha' * times }}"
+"""
+
+
+def test_a_body_that_fails_with_a_contacts_values_fails_that_message_only(
+    engine: Engine, folder: Path
+) -> None:
+    """Valid with sample values, hostile with a contact's: that message fails, fast."""
+    (folder / "repeat.yaml").write_text(REPEAT)
+    url = engine.url.render_as_string(hide_password=False)
+    with sandbox_world(url, folder, T0, rate_limit=10_000) as world:
+        huge = EnrollmentRequest("repeat", "+14155550100", attributes={"times": "1000000000"})
+        world.runtime.enroller.enroll(huge, now=T0)
+        world.runtime.enroller.enroll(EnrollmentRequest("good", "+14155550101"), now=T0)
+        started = time.thread_time()
+        world.tick()
+        assert time.thread_time() - started < 5
+        with world.engine.connect() as connection:
+            columns = (messages.c.body, messages.c.state, messages.c.error_message)
+            rows = connection.execute(select(*columns).order_by(messages.c.id)).all()
+        [(body, state, error), good] = rows
+        assert (body, state) == (None, "failed")
+        assert "a repetition would be 2,000,000,000 long" in error
+        assert (good.body, good.state) == ("Hello from good", "scheduled")

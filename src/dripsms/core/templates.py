@@ -136,7 +136,7 @@ def _check_printf(pattern: str) -> None:
     for width, precision in _PRINTF.findall(pattern):
         for part in (width, precision):
             if part == "*":
-                raise TemplateError("a '*' width in a '%' format is not allowed in templates")
+                raise TemplateLimit("a '*' width in a '%' format is not allowed in templates")
             if part:
                 _too_long(int(part), "a '%' format width")
 
@@ -147,7 +147,9 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
             if isinstance(seq, _SIZED) and isinstance(times, int):
                 _too_long(len(seq) * max(times, 0), "a repetition")
         if isinstance(left, int) and isinstance(right, int):
-            _checked(1 << (left.bit_length() + right.bit_length()))
+            bits = _limits().max_int_bits
+            if left.bit_length() + right.bit_length() > bits + 1:
+                raise TemplateLimit(f"a product over {bits:,} bits")
     elif operator == "**":
         if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
             bits = _limits().max_int_bits
