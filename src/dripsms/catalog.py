@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,8 @@ from dripsms.core.yaml_source import parse_yaml
 from dripsms.errors import Problem, SequenceError
 
 SUFFIXES = (".yaml", ".yml")
+
+logger = logging.getLogger(__name__)
 
 
 def sequence_files(paths: Iterable[Path]) -> list[Path]:
@@ -56,6 +59,12 @@ def load_all(paths: Iterable[Path], *, max_segments: int = 3) -> CatalogReport:
             loaded = load_file(path, max_segments=max_segments)
         except SequenceError as exc:
             report.errors.extend(exc.problems)
+            continue
+        except Exception as exc:  # one file's bug must not stop the others from loading
+            logger.exception("cannot load a sequence file", extra={"action": "sequence_failed"})
+            report.errors.append(
+                Problem(str(path), 1, 1, f"cannot be loaded: {type(exc).__name__}: {exc}")
+            )
             continue
         report.warnings.extend(loaded.warnings)
         key = loaded.sequence.key

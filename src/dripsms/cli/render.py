@@ -312,6 +312,7 @@ def starting(what: str, runtime: Any) -> None:
         else f"Twilio at {runtime.settings.twilio_api_base}"
     )
     err.print(f"dripsms {what}: talking to {target}; Ctrl-C stops", markup=False)
+    skipped(runtime.library.load_problems)
     if what == "worker":
         return  # serves no webhooks
     problem = runtime.webhook_problem
@@ -331,6 +332,13 @@ def checks(found: Sequence[Any], *, as_json: bool) -> None:
         mark = "[red]✗[/]" if not check.ok else "[yellow]![/]" if check.warning else "[green]✓[/]"
         out.print(f"{mark} [bold]{_escape(check.name)}[/]: {_escape(check.detail)}")
     out.print("all good" if ok else "[red]something is wrong: see ✗ above[/]")
+
+
+def skipped(load_problems: Sequence[Any]) -> None:
+    """Sequence files that failed to load: named in the banner, the others keep running."""
+    for broken in load_problems:
+        why = f"{broken.file}: {len(broken.problems)} problem(s), first: {broken.problems[0]}"
+        err.print(f"[yellow]skipped[/] {_escape(why)}; see `dripsms validate`", highlight=False)
 
 
 def stopping(signal_name: str) -> None:

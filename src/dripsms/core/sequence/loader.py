@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from dripsms.core.sequence.checks import KEY, check_sequence
+from dripsms.core.sequence.checks import KEY, check_raw_templates, check_sequence
 from dripsms.core.sequence.messages import describe, meant_field
 from dripsms.core.sequence.model import Sequence
 from dripsms.core.yaml_source import Locator, Mark, Path, YamlProblem, parse_yaml
@@ -33,6 +33,21 @@ class LoadedSequence:
     def version(self) -> str:
         """A short version id: the first 12 hex digits of the digest."""
         return self.digest[:12]
+
+    def locate(self, path: Path) -> str:
+        """``file:line:col`` of a value, e.g. ``('steps', 2, 'body')``, to name a render error."""
+        try:
+            mark = parse_yaml(self.text)[1].find(path)
+        except YamlProblem:  # the text parsed once; it cannot fail now, but never raise here
+            return self.file
+        return f"{self.file}:{mark.line}:{mark.column}"
+
+    def locate_step(self, step_id: str, field: str = "body") -> str:
+        """``file:line:col`` of a field of a step (``body``, ``when``) by the step's id."""
+        for index, step in enumerate(self.sequence.steps):
+            if step.id == step_id:
+                return self.locate(("steps", index, field))
+        return self.file
 
 
 def display_path(path: tuple[Any, ...]) -> str:
@@ -66,22 +81,34 @@ def _finding_problem(file: str, locator: Locator, path: Path, message: str) -> P
     return _problem(file, locator.find(path), display_path(path), message)
 
 
-def parse_sequence(text: str, file: str = "<string>", *, max_segments: int = 3) -> LoadedSequence:
-    """Parse and check a sequence; raise :class:`SequenceError` listing every problem."""
+def parse_sequence(
+    text: str, file: str = "<string>", *, max_segments: int = 3, checked: bool = True
+) -> LoadedSequence:
+    """Parse and check a sequence; raise :class:`SequenceError` listing every problem.
+
+    ``checked=False`` validates the fields only, without the cross-checks and sample
+    renders: for a version that was checked when it was stored.
+    """
     try:
         data, locator = parse_yaml(text)
     except YamlProblem as exc:
         raise SequenceError([_problem(file, exc.mark, "", exc.message)]) from None
     if data is None:
         raise SequenceError([_problem(file, Mark(1, 1), "", EMPTY)])
-    sequence = _validate(data, locator, file)
+    try:
+        sequence = _validate(data, locator, file)
+    except SequenceError as exc:
+        raw = [_finding_problem(file, locator, p, m) for p, m in check_raw_templates(data)]
+        raise SequenceError(_unique([*exc.problems, *raw])) from None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if not checked:
+        return LoadedSequence(sequence, file, digest, text)
     findings = check_sequence(sequence, max_segments=max_segments)
     if findings.errors:
         raise SequenceError(
             _unique([_finding_problem(file, locator, p, m) for p, m in findings.errors])
         )
     warnings = tuple(_finding_problem(file, locator, p, m) for p, m in findings.warnings)
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return LoadedSequence(sequence, file, digest, text, warnings)
 
 
