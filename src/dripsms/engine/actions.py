@@ -313,13 +313,48 @@ def release_waiting(
 
 
 def complete_finished(connection: Connection, enrollment_ids: list[int], now: datetime) -> int:
-    """End as ``completed`` those of these enrollments with nothing left to do; how many."""
+    """End as ``completed`` those of these enrollments with nothing left to do; how many.
+
+    Steps only a ``goto`` could reach (blocked, no due time) are skipped: nothing can
+    reach them any more. Nothing else is touched (no cancel request: nothing is held).
+    """
+    e, m = enrollments.c, messages.c
     done = 0
-    for enrollment_id in finished_enrollments(connection, enrollment_ids):
-        if end_enrollment(connection, enrollment_id, now, state="completed", cause="finished"):
-            done += 1
-            log.info(
-                "enrollment completed",
-                extra={"action": "enrollment_completed", "enrollment_id": enrollment_id},
-            )
+    for enrollment_id in finished_enrollments(connection, enrollment_ids, at=now):
+        ended = connection.execute(
+            update(enrollments)
+            .where(e.id == enrollment_id, e.state == "active")
+            .values(state="completed", ended_at=now, end_reason="finished")
+            .returning(e.contact_id)
+        ).first()
+        if ended is None:
+            continue
+        skipped = connection.execute(
+            update(messages)
+            .where(m.enrollment_id == enrollment_id, m.state == S.BLOCKED.value)
+            .values(state=S.SKIPPED.value, updated_at=now)
+            .returning(m.id)
+        ).all()
+        record(
+            connection,
+            [
+                event_row(
+                    now, "enrollment", "finished", enrollment_id=enrollment_id,
+                    contact_id=ended.contact_id, from_state="active", to_state="completed",
+                ),
+                *(
+                    event_row(
+                        now, "message", "finished", message_id=row.id,
+                        enrollment_id=enrollment_id, from_state=S.BLOCKED.value,
+                        to_state=S.SKIPPED.value,
+                    )
+                    for row in skipped
+                ),
+            ],
+        )  # fmt: skip
+        done += 1
+        log.info(
+            "enrollment completed",
+            extra={"action": "enrollment_completed", "enrollment_id": enrollment_id},
+        )
     return done

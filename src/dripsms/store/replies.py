@@ -47,8 +47,6 @@ S = MessageState
 m = messages.c
 QUESTION_STATES = frozenset({S.SCHEDULED, S.QUEUED, S.SENDING, S.SENT, S.DELIVERED})
 """A step message in one of these went out (or will, at its SendAt)."""
-LEFT_TO_SEND = frozenset({S.PLANNED, S.HANDING_OFF, S.SCHEDULED, S.QUEUED, S.SENDING})
-"""A message in one of these (or blocked with a due time) may still go out."""
 
 Pinned = Callable[[str, str, str], Sequence]
 """(digest, text, key) → the enrollment's pinned sequence version."""
@@ -237,10 +235,16 @@ def invalid_count(connection: Connection, enrollment_id: int, step_id: str) -> i
     )
 
 
-def _left_to_send() -> ColumnElement[bool]:
+def _left_to_send(at: datetime) -> ColumnElement[bool]:
+    """May still go out: not handed off yet, or held by Twilio until a SendAt to come.
+
+    Handed to Twilio to go now (queued, sending, sent) is not "left to send": a status
+    that comes later is still recorded on the message.
+    """
     return or_(
-        m.state.in_([s.value for s in LEFT_TO_SEND]),
+        m.state.in_([S.PLANNED.value, S.HANDING_OFF.value]),
         and_(m.state == S.BLOCKED.value, m.due_at.is_not(None)),
+        and_(m.state == S.SCHEDULED.value, func.coalesce(m.send_at, m.due_at) > at),
     )
 
 
@@ -252,7 +256,9 @@ def _window_pending() -> ColumnElement[bool]:
     )
 
 
-def finished_enrollments(connection: Connection, among: Iterable[int]) -> list[int]:
+def finished_enrollments(
+    connection: Connection, among: Iterable[int], *, at: datetime
+) -> list[int]:
     """Those of ``among`` that are active with nothing left to send and no window open.
 
     A blocked message with no due time (a step only a ``goto`` reaches) can no longer be
@@ -262,7 +268,7 @@ def finished_enrollments(connection: Connection, among: Iterable[int]) -> list[i
     if not ids:
         return []
     e = enrollments.c
-    busy = exists().where(m.enrollment_id == e.id, or_(_left_to_send(), _window_pending()))
+    busy = exists().where(m.enrollment_id == e.id, or_(_left_to_send(at), _window_pending()))
     query = select(e.id).where(e.id.in_(ids), e.state == "active", not_(busy)).order_by(e.id)
     return list(connection.execute(query).scalars())
 
