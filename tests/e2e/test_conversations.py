@@ -151,7 +151,9 @@ def test_a_pain_score_of_8_alerts_the_nurse_and_changes_the_path(
     )
     assert ADA not in staff[0].body
     assert (payload["answer"], payload["reason"], payload["contact"]["phone"]) == (
-        "8/10", "reply", ADA
+        "8/10",
+        "reply",
+        ADA,
     )
 
     live.at(datetime(2026, 3, 9, 14, 30, tzinfo=UTC))  # day 1's window has closed

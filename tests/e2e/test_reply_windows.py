@@ -53,7 +53,9 @@ steps:
         then:
           - set: {worried: true}
           - notify: nurse
-            message: "{{ alert.who }}: pain {{ alert.value }}/10 on {{ alert.step }} ({{ alert.why }})"
+            message: >-
+              {{ alert.who }}: pain {{ alert.value }}/10 on {{ alert.step }}
+              ({{ alert.why }})
           - send: "A nurse will call you."
       - then:
           - send: "Thanks, noted {{ reply }}."
@@ -100,12 +102,13 @@ def enroll(world: SandboxWorld, phone: str = ADA, key: str = "check", **attribut
     return world.runtime.enroller.enroll(request, now=world.now).enrollment_id
 
 
-def text(world: SandboxWorld, body: str, *, phone: str = ADA, sid: str | None = None,
-         at: timedelta = timedelta(minutes=1), immediate: bool = True) -> InboundResult:  # fmt: skip
+def text(
+    world: SandboxWorld, body: str, *, phone: str = ADA, at: timedelta = timedelta(minutes=1)
+) -> InboundResult:
     """A text from ``phone``, ``at`` after T0, through the shared Conversations service."""
-    sid = sid or f"SM{abs(hash((body, phone, at, world.now))):032x}"[:34]
+    sid = f"SM{abs(hash((body, phone, at))):032x}"[:34]
     inbound = Inbound(sid, phone, body, T0 + at)
-    return world.runtime.conversations.receive(inbound, immediate=immediate)
+    return world.runtime.conversations.receive(inbound)
 
 
 def rows(world: SandboxWorld) -> dict[str, Any]:
@@ -180,7 +183,8 @@ def test_later_texts_are_follow_ups_that_fire_no_rule(world: SandboxWorld) -> No
         ("followup", 9, []),
         ("followup", None, []),
     ]
-    assert len(staff(world)) == 1  # one alert, not one per text
+    [alert] = staff(world)  # one alert, not one per text; worded by the step's message
+    assert alert.body == "Ada (+1415***0100): pain 8/10 on pain (rule matched: reply >= 7)"
     with world.engine.connect() as connection:
         view = enrollment_view(connection, enrollment_id)
     assert view is not None
@@ -270,7 +274,7 @@ def test_when_reprompts_run_out_waiting_steps_are_released_at_once(world: Sandbo
     assert rows(world)["later"].state == "planned"  # released now, not in 2 hours
     [alert] = staff(world)
     assert alert.body == (
-        'dripsms alert (Pain check): Ada (+1415***0100) gave no readable answer to pain '
+        "dripsms alert (Pain check): Ada (+1415***0100) gave no readable answer to pain "
         'after 3 tries (last: "bad").'
     )
     world.at(T0 + timedelta(hours=3))
