@@ -49,9 +49,12 @@ class Scope:
                 return None
             return "'reply' is only known inside on_reply; use steps.ID.reply"
         if root == "alert" and self.alert:
-            if len(ref) < 2 or ref[1] not in ALERT_FIELDS:
-                known = ", ".join(f"alert.{f}" for f in sorted(ALERT_FIELDS))
-                return f"'alert' has {known}"
+            if len(ref) < 2:
+                fields = ", ".join(f"alert.{f}" for f in sorted(ALERT_FIELDS))
+                return f"'alert' is not a value by itself; use {fields}"
+            if ref[1] not in ALERT_FIELDS:
+                known = ", ".join(sorted(ALERT_FIELDS))
+                return f"'alert' has no field {ref[1]!r} (it has {known})"
             return None
         if root in BUILTIN_FIELDS:
             if len(ref) < 2:
