@@ -381,3 +381,36 @@ def test_inbound_outcomes_are_logged_without_phone_or_body(
         shown = f"{record.getMessage()} {record.__dict__}"
         for secret in ("4155550100", "4155550101", "secret pain"):
             assert secret not in shown
+
+
+DIARY = """key: diary
+name: Diary
+timezone: America/New_York
+attributes:
+  first_name: {type: string}
+steps:
+  - id: note
+    at: {minutes: 5}
+    body: "Anything to tell us?"
+    expect_reply: {type: text, window: 1h}
+    on_reply:
+      - then:
+          - send: "Thanks for telling us."
+"""
+
+
+def test_a_revocation_to_a_text_question_is_its_answer_but_runs_no_rule(
+    world: SandboxWorld, tmp_path: Path
+) -> None:
+    (tmp_path / "sequences" / "diary.yaml").write_text(DIARY)
+    world.runtime.library.reload()
+    enroll(world, key="diary", first_name="Ada")
+    world.tick()
+    result = text(world, "please stop texting me")
+    assert (result.kind, result.value, result.answers) == (
+        "matched",
+        "please stop texting me",
+        [],
+    )
+    assert result.reason == "possible opt-out: review"
+    assert text(world, "ok", at=timedelta(minutes=2)).kind == "followup"

@@ -192,7 +192,11 @@ class Conversations:
             return InboundResult("unmatched", reason=NOT_A_PHONE)
         pinned = self._pinned
         asked = questions_of(connection, pinned, phone=call.sender)
-        open_ = sorted((q for q in asked if q.is_open(call.at)), key=_opened, reverse=True)
+        open_ = sorted(
+            (q for q in asked if q.enrollment_state == "active" and q.is_open(call.at)),
+            key=_opened,
+            reverse=True,
+        )
         yes_no = bool(open_) and isinstance(open_[0].step.expect_reply, YesNoReply)
         word = _keyword(call.inbound, awaiting_yes_no=yes_no)
         if word is Keyword.OPT_OUT:
@@ -300,8 +304,10 @@ class Conversations:
             # Never reprompted, never answered: a person reviews it (or it is a STOP).
             if not parsed.valid:
                 result.kind = "invalid"
-            else:
+            else:  # the answer to a text question: kept (and closes it), its rules not run
                 result.value = parsed.value
+                if not late and expect.answers == "once":
+                    close_question(connection, question.message_id, call.at)
             return self._possible_opt_out(connection, call, result)
         if not parsed.valid:
             result.kind, result.reason = "invalid", parsed.reason
@@ -309,7 +315,7 @@ class Conversations:
                 result.answers += self._reprompt_or_give_up(connection, call, question)
             return result
         result.value = parsed.value
-        if late and not expect.accept_late:
+        if late and not (expect.accept_late and question.enrollment_state == "active"):
             return result
         result.kind = "matched"
         if expect.answers == "once":

@@ -146,11 +146,13 @@ def _questions(connection: Connection, pinned: Pinned, query: Select[Any]) -> li
 
 
 def questions_of(connection: Connection, pinned: Pinned, *, phone: str) -> list[Question]:
-    """Every question of ``phone``'s active enrollments, oldest first (for matching)."""
+    """Every question of ``phone``'s active and completed enrollments, oldest first (for
+    matching: a completed enrollment's questions are all closed, but a text after its
+    last answer is still that answer's follow-up)."""
     return _questions(
         connection,
         pinned,
-        _asked(contacts.c.phone == phone, enrollments.c.state == "active"),
+        _asked(contacts.c.phone == phone, enrollments.c.state.in_(["active", "completed"])),
     )
 
 
@@ -158,7 +160,8 @@ def open_questions(
     connection: Connection, pinned: Pinned, *, phone: str, at: datetime
 ) -> list[Question]:
     """The questions a reply from ``phone`` at ``at`` may answer, most recently opened first."""
-    found = [q for q in questions_of(connection, pinned, phone=phone) if q.is_open(at)]
+    asked = questions_of(connection, pinned, phone=phone)
+    found = [q for q in asked if q.enrollment_state == "active" and q.is_open(at)]
     return sorted(found, key=lambda q: q.opened_at, reverse=True)
 
 
