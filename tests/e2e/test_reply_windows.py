@@ -414,3 +414,28 @@ def test_a_revocation_to_a_text_question_is_its_answer_but_runs_no_rule(
     )
     assert result.reason == "possible opt-out: review"
     assert text(world, "ok", at=timedelta(minutes=2)).kind == "followup"
+
+
+NOTE = """key: note
+name: A note
+timezone: America/New_York
+attributes:
+  first_name: {type: string}
+steps:
+  - id: hello
+    at: {minutes: 5}
+    body: "Your appointment is confirmed."
+"""
+
+
+def test_an_enrollment_that_asks_nothing_completes_once_its_text_went_out(
+    world: SandboxWorld, tmp_path: Path
+) -> None:
+    """No window ever closes for it: the pass's rolling look over active enrollments finds it."""
+    (tmp_path / "sequences" / "note.yaml").write_text(NOTE)
+    world.runtime.library.reload()
+    enrollment_id = enroll(world, key="note", first_name="Ada")
+    assert world.tick().sent_now == 1
+    assert enrollment_state(world, enrollment_id) == "active"
+    assert world.tick().completed == 1
+    assert enrollment_state(world, enrollment_id) == "completed"
