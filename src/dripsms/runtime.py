@@ -21,7 +21,7 @@ from dripsms.engine.notifier import deliver_due
 from dripsms.engine.ratelimit import TokenBucket
 from dripsms.engine.recovery import recover_replies
 from dripsms.engine.status_reconciliation import ReconcileConfig, StatusReconciler
-from dripsms.engine.timers import close_reply_windows
+from dripsms.engine.timers import run_reply_timers
 from dripsms.provider.twilio import TwilioProvider
 from dripsms.sandbox import (
     DEFAULT_PORT,
@@ -211,6 +211,7 @@ class Runtime:
             free_text_opt_out=s.free_text_opt_out,
             max_reprompts=s.max_reprompts,
             unmatched_reply=s.unmatched_reply,
+            default_region=s.default_region,
         )
         return Conversations(self.engine, self.library, config)
 
@@ -231,7 +232,7 @@ class Runtime:
         """What a dispatcher pass runs besides handoffs."""
 
         def reply_windows(now: datetime) -> dict[str, int]:
-            return {"no_reply": close_reply_windows(self.conversations, now=now)}
+            return run_reply_timers(self.conversations, now=now)
 
         def notify(now: datetime) -> dict[str, int]:
             done = deliver_due(self.engine, self.notify_secret, now=now)

@@ -144,7 +144,17 @@ def test_a_pain_score_of_8_alerts_the_nurse_and_changes_the_path(
     assert (payload["step"], payload["value"], payload["phone"]) == ("day1", 8, ADA)
     staff = [m for m in live.sandbox.messages() if m.to == "+15555550123"]
     assert len(staff) == 1
-    assert "answered day1: 8/10" in staff[0].body
+    # who (name, masked number), which step, the answer and its value, and why
+    assert staff[0].body == (
+        "dripsms alert (Post-surgery follow-up): Ada (+1415***0100) answered day1: "
+        '"8/10" = 8; rule matched: reply >= 7.'
+    )
+    assert ADA not in staff[0].body
+    assert (payload["answer"], payload["reason"], payload["contact"]["phone"]) == (
+        "8/10",
+        "reply",
+        ADA,
+    )
 
     live.at(datetime(2026, 3, 9, 14, 30, tzinfo=UTC))  # day 1's window has closed
     live.tick()

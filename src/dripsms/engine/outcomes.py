@@ -36,6 +36,8 @@ class TickReport:
     """Blocked messages whose awaited replies came in (or never will): planned now."""
     no_reply: int = 0
     """Questions whose window closed unanswered: their on_no_reply ran."""
+    completed: int = 0
+    """Enrollments ended: nothing left to send, no reply window open."""
     notified: int = 0
     """Notify webhooks acknowledged."""
     notify_retrying: int = 0

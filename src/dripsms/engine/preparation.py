@@ -137,6 +137,9 @@ def backoff(attempts: int, retry_after: float | None, jitter: float) -> timedelt
     return timedelta(seconds=max(delay, retry_after or 0.0))
 
 
+SENT_QUESTION = frozenset(
+    {S.SCHEDULED.value, S.QUEUED.value, S.SENDING.value, S.SENT.value, S.DELIVERED.value}
+)
 NEVER_SENT = frozenset(
     {S.SKIPPED.value, S.EXPIRED.value, S.FAILED.value, S.CANCELED.value, S.SUPPRESSED.value,
      S.UNDELIVERED.value, S.MISSED.value}
@@ -146,17 +149,23 @@ NEVER_SENT = frozenset(
 def settled(
     sequence: Sequence,
     step_id: str,
-    row: tuple[str, datetime | None] | None,
+    row: tuple[str, datetime | None, datetime | None] | None,
     replied: bool,
     now: datetime,
 ) -> bool:
-    """Whether step ``step_id``'s reply is known for good: given, or never coming."""
+    """Whether step ``step_id``'s reply is known for good: given, or never coming.
+
+    A sent question is settled once its window is closed (``store.replies``: answered,
+    given up, or elapsed and its ``on_no_reply`` run), never by a clock rule of its own.
+    """
     if replied or row is None:
         return True
-    state, due_at = row
+    state, due_at, closed_at = row
     if state in NEVER_SENT:
         return True
     expect = sequence.step(step_id).expect_reply
     if expect is None:
         return True
+    if state in SENT_QUESTION:
+        return closed_at is not None
     return due_at is not None and now >= due_at + expect.window

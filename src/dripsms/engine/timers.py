@@ -1,79 +1,97 @@
 """Reply windows that close unanswered: ``on_no_reply`` runs once, from the dispatcher.
 
-No process sleeps for a day waiting: each pass looks for sent questions whose window has
-closed without a matched reply, runs their ``on_no_reply`` actions (texts go to the
-outbox) and marks them handled.
+No process sleeps for a day waiting: each pass asks ``store.replies`` (the one rule of
+when a window is open) for sent questions whose window has run out without being closed,
+runs their ``on_no_reply`` actions (texts go to the outbox) and closes them. Then the
+enrollments that may have finished (a window just closed, and a rolling slice of the
+others) end ``completed`` when nothing is left to send and no window is open.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection
 
-from dripsms.core.states import MessageState
-from dripsms.engine.conversations import ActionRunner, Candidate, Conversations, Trigger
-from dripsms.store.tables import contacts, enrollments, messages, replies, sequence_versions
+from dripsms.core.sequence.model import Sequence
+from dripsms.engine.actions import ActionRunner, Trigger, complete_finished
+from dripsms.engine.conversations import Conversations
+from dripsms.store.replies import (
+    active_enrollments_after,
+    close_many,
+    close_question,
+    load_position,
+    save_position,
+    unclosed,
+)
 
-S = MessageState
-SENT = frozenset({S.SCHEDULED, S.QUEUED, S.SENDING, S.SENT, S.DELIVERED})
+COMPLETION_SCAN = "completion_scan"
+SCAN_SLICE = 500
+"""Active enrollments looked at per pass for completion, besides those just touched."""
+MAX_PAGES = 20
 
 
 def close_reply_windows(conversations: Conversations, *, now: datetime, limit: int = 1000) -> int:
     """Run ``on_no_reply`` for every question whose window closed unanswered; how many."""
-    m, e, v, c = messages.c, enrollments.c, sequence_versions.c, contacts.c
-    library = conversations.library
+    return run_reply_timers(conversations, now=now, limit=limit)["no_reply"]
+
+
+def run_reply_timers(
+    conversations: Conversations, *, now: datetime, limit: int = 1000
+) -> dict[str, int]:
+    """Close run-out windows, then complete finished enrollments; counts of each."""
     handled = 0
+    touched: set[int] = set()
     with conversations.engine.begin() as connection:
-        rows = connection.execute(
-            select(
-                m.id,
-                m.step_id,
-                m.due_at,
-                m.sent_at,
-                e.id.label("eid"),
-                e.state.label("estate"),
-                c.phone,
-                v.key,
-                v.digest,
-                v.text,
+        skipped = 0  # windows still open stay in the listing: page past them
+        for _ in range(MAX_PAGES):
+            page_handled, still_open, seen = _close_page(
+                conversations, connection, now, limit, skipped, touched
             )
-            .join(enrollments, e.id == m.enrollment_id)
-            .join(contacts, c.id == e.contact_id)
-            .join(sequence_versions, v.id == e.sequence_version_id)
-            .where(
-                m.kind == "step",
-                m.no_reply_handled_at.is_(None),
-                m.state.in_([s.value for s in SENT]),
-                m.due_at <= now,
-            )
-            .order_by(m.due_at)
-            .limit(limit)
-        ).all()
-        for row in rows:
-            sequence = library.pinned(row.digest, row.text, row.key).sequence
-            step = sequence.step(row.step_id)
-            opened = row.sent_at or row.due_at
-            if step.expect_reply is not None and now < opened + step.expect_reply.window:
-                continue  # still open
-            done = update(messages).where(m.id == row.id).values(no_reply_handled_at=now)
-            if step.expect_reply is None or not step.on_no_reply or row.estate != "active":
-                connection.execute(done)
-                continue
-            answered = connection.execute(
-                select(replies.c.id).where(
-                    replies.c.enrollment_id == row.eid,
-                    replies.c.step_id == step.id,
-                    replies.c.kind == "matched",
-                )
-            ).first()
-            if answered is None:
-                candidate = Candidate(row.id, row.eid, step, sequence, opened)
-                context = conversations.context_for(connection, candidate, reply=None)
-                trigger = Trigger("noreply", row.phone, None, now)
-                ActionRunner(library, connection, candidate, context, trigger, immediate=False).run(
-                    step.on_no_reply
-                )
-                handled += 1
-            connection.execute(done)
-    return handled
+            handled += page_handled
+            skipped += still_open
+            if seen < limit:
+                break
+        after = load_position(connection, COMPLETION_SCAN)
+        batch = active_enrollments_after(connection, after, SCAN_SLICE)
+        position = batch[-1] if len(batch) == SCAN_SLICE else 0
+        save_position(connection, COMPLETION_SCAN, position, now)
+        completed = complete_finished(connection, sorted(touched | set(batch)), now)
+    return {"no_reply": handled, "completed": completed}
+
+
+def _close_page(
+    conversations: Conversations,
+    connection: Connection,
+    now: datetime,
+    limit: int,
+    offset: int,
+    touched: set[int],
+) -> tuple[int, int, int]:
+    """(on_no_reply runs, windows still open, rows seen) for one page."""
+    library = conversations.library
+
+    def pinned(digest: str, text: str, key: str) -> Sequence:
+        return library.pinned(digest, text, key).sequence
+
+    questions, others = unclosed(connection, pinned, at=now, limit=limit, offset=offset)
+    close_many(connection, others, now)  # steps that ask nothing: no window to wait for
+    handled = still_open = 0
+    for question in questions:
+        if question.enrollment_state == "active" and not question.has_elapsed(now):
+            still_open += 1
+            continue
+        if not close_question(connection, question.message_id, now):
+            continue
+        if question.enrollment_state != "active":
+            continue
+        touched.add(question.enrollment_id)
+        if question.answered or not question.step.on_no_reply:
+            continue
+        context = conversations.context_for(connection, question, reply=None)
+        trigger = Trigger("noreply", question.phone, None, now, reason="no_reply")
+        ActionRunner(library, connection, question, context, trigger, answer=False).run(
+            question.step.on_no_reply
+        )
+        handled += 1
+    return handled, still_open, len(questions) + len(others)

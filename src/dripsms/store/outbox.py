@@ -312,16 +312,22 @@ def blocked_due(connection: Connection, *, until: datetime, limit: int) -> list[
     return [Blocked(*row) for row in rows]
 
 
+StepRow = tuple[str, datetime | None, datetime | None]
+"""(state, due_at, reply window closed at) of one message."""
+
+
 def steps_of(
     connection: Connection, enrollment_ids: Iterable[int]
-) -> dict[int, dict[str, tuple[str, datetime | None]]]:
-    """enrollment → step → (state, due_at) for every message of these enrollments."""
+) -> dict[int, dict[str, StepRow]]:
+    """enrollment → step → (state, due_at, closed_at) for every message of these enrollments."""
     ids = list(set(enrollment_ids))
-    found: dict[int, dict[str, tuple[str, datetime | None]]] = {i: {} for i in ids}
+    found: dict[int, dict[str, StepRow]] = {i: {} for i in ids}
     if ids:
         rows = connection.execute(
-            select(m.enrollment_id, m.step_id, m.state, m.due_at).where(m.enrollment_id.in_(ids))
+            select(m.enrollment_id, m.step_id, m.state, m.due_at, m.no_reply_handled_at).where(
+                m.enrollment_id.in_(ids)
+            )
         )
         for row in rows:
-            found[row.enrollment_id][row.step_id] = (row.state, row.due_at)
+            found[row.enrollment_id][row.step_id] = (row.state, row.due_at, row.no_reply_handled_at)
     return found

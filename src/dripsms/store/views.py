@@ -113,12 +113,19 @@ def enrollment_view(connection: Connection, enrollment_id: int) -> EnrollmentVie
         .where(r.enrollment_id == enrollment_id)
         .order_by(r.received_at)
     ):
-        if reply.step_id and (reply.kind == "matched" or reply.step_id not in answers):
+        if reply.step_id and reply.kind == "followup" and reply.step_id in answers:
+            # texts after the answer: shown with it, for staff to read
+            answers[reply.step_id]["followups"].append(
+                {"body": reply.body, "value": reply.value, "received_at": reply.received_at}
+            )
+        elif reply.step_id and (reply.kind == "matched" or reply.step_id not in answers):
+            earlier = answers.get(reply.step_id, {}).get("followups", [])
             answers[reply.step_id] = {
                 "kind": reply.kind,
                 "body": reply.body,
                 "value": reply.value,
                 "received_at": reply.received_at,
+                "followups": earlier,
             }
     rows = connection.execute(
         select(m.step_id, m.state, m.due_at, m.sid, m.error_code, m.error_message, m.kind)

@@ -334,6 +334,17 @@ def check_raw_templates(data: Any) -> list[Finding]:
     return findings
 
 
+def _alert_sources(step: Step, i: int) -> Iterator[tuple[Path, str, bool]]:
+    """(path, source, sees_own_reply) for every notify ``message`` of a step."""
+    for r, rule in enumerate(step.on_reply):
+        for a, action in enumerate(rule.then):
+            if action.message is not None:
+                yield ("steps", i, "on_reply", r, "then", a, "message"), action.message, True
+    for a, action in enumerate(step.on_no_reply):
+        if action.message is not None:
+            yield ("steps", i, "on_no_reply", a, "message"), action.message, False
+
+
 def _template_sources(step: Step, i: int) -> Iterator[tuple[Path, str, bool, bool]]:
     """(path, source, is_expression, sees_own_reply) for every template of a step."""
     yield ("steps", i, "body"), step.body, False, False
@@ -365,6 +376,16 @@ def _check_templates(seq: Sequence) -> Iterator[Finding]:
                 own_reply=own,
             )
             yield from _check_source(source, path, scope, step.id, expression=expression)
+        for path, source, own in _alert_sources(step, i):
+            scope = Scope(
+                base.attributes,
+                base.earlier_replies,
+                base.all_steps,
+                base.replying_steps,
+                own_reply=own,
+                alert=True,
+            )
+            yield from _check_source(source, path, scope, step.id, expression=False)
 
 
 def _constant_false(condition: str | None) -> bool:

@@ -185,6 +185,9 @@ class ReplyExpectation(Model):
     window: Duration = timedelta(hours=24)
     reprompt: str | None = None
     accept_late: bool = False
+    answers: Literal["once", "many"] = "once"
+    """``once``: the first readable answer closes the question, later texts are follow-ups
+    that fire no rule. ``many``: every readable answer in the window runs the rules."""
 
     @field_validator("window")
     @classmethod
@@ -254,6 +257,8 @@ class Action(Model):
     exit: Literal[True] | None = None
     notify: Identifier | None = None
     set_: dict[Identifier, Any] | None = Field(None, alias="set", min_length=1)
+    message: str | None = Field(None, min_length=1)
+    """With ``notify``: the alert's text, a template that also reads ``alert.*``."""
 
     @model_validator(mode="before")
     @classmethod
@@ -281,6 +286,8 @@ class Action(Model):
                 f"an action does one thing, but this one has {' and '.join(given)}: "
                 "give each its own '-' item"
             )
+        if self.message is not None and self.notify is None:
+            raise ValueError("'message' is the text of a notify action; it needs 'notify'")
         return self
 
     def value_of(self, kind: str) -> Any:

@@ -20,6 +20,8 @@ BUILTIN_FIELDS: dict[str, frozenset[str]] = {
     "enrollment": frozenset({"external_id", "enrolled_at"}),
 }
 STEP_FIELDS = frozenset({"reply"})
+ALERT_FIELDS = frozenset({"who", "phone", "step", "answer", "value", "reason", "why", "link"})
+"""What a notify ``message`` reads about the alert (see docs/conversations.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,8 @@ class Scope:
     """Every step that expects a reply."""
     own_reply: bool = False
     """Inside ``on_reply``: ``reply`` is the parsed answer."""
+    alert: bool = False
+    """A notify ``message``: ``alert.*`` describes the alert."""
 
     def problem(self, ref: Reference, *, own_step: str) -> str | None:
         """Why ``ref`` may not be read here, or None when it may."""
@@ -44,6 +48,14 @@ class Scope:
             if self.own_reply:
                 return None
             return "'reply' is only known inside on_reply; use steps.ID.reply"
+        if root == "alert" and self.alert:
+            if len(ref) < 2:
+                fields = ", ".join(f"alert.{f}" for f in sorted(ALERT_FIELDS))
+                return f"'alert' is not a value by itself; use {fields}"
+            if ref[1] not in ALERT_FIELDS:
+                known = ", ".join(sorted(ALERT_FIELDS))
+                return f"'alert' has no field {ref[1]!r} (it has {known})"
+            return None
         if root in BUILTIN_FIELDS:
             if len(ref) < 2:
                 fields = ", ".join(f"{root}.{f}" for f in sorted(BUILTIN_FIELDS[root]))
