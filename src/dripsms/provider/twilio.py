@@ -45,9 +45,20 @@ class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK ships no t
         self._local = threading.local()
 
     def request(self, *args: Any, **kwargs: Any) -> Response:
-        """Make the request; keep the response for this thread."""
+        """Make the request; keep the response for this thread.
+
+        A read (GET) that fails to connect is tried once more: a pooled keep-alive
+        connection the server has just closed fails that way, and a read changes nothing.
+        A create or a cancel is never repeated here (see docs/exactly-once.md).
+        """
         self._local.response = None
-        response = super().request(*args, **kwargs)
+        method = str(args[0] if args else kwargs.get("method", "")).upper()
+        try:
+            response = super().request(*args, **kwargs)
+        except requests.exceptions.ConnectionError:
+            if method != "GET":
+                raise
+            response = super().request(*args, **kwargs)
         self._local.response = response
         return response
 

@@ -62,6 +62,10 @@ def _config(sandbox: Sandbox) -> uvicorn.Config:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=2,
+        # Keep-alive longer than a dispatcher's poll interval, as Twilio's edge does: a
+        # pooled connection closed under a client's feet is a failure the sandbox would
+        # otherwise inject at random.
+        timeout_keep_alive=75,
     )
 
 
