@@ -19,6 +19,7 @@ from dripsms.engine.enrollment import Enroller
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.notifier import deliver_due
 from dripsms.engine.recovery import recover_replies
+from dripsms.engine.supervisor import DispatcherHealth
 from dripsms.engine.timers import close_reply_windows
 from dripsms.provider.twilio import TwilioProvider
 from dripsms.sandbox import (
@@ -43,6 +44,8 @@ class Runtime:
         self.clock = clock
         self._sandbox_url = sandbox_url
         self._last_recovery: datetime | None = None
+        self.dispatcher_health: DispatcherHealth | None = None
+        """Set when a dispatcher runs in this process (``dripsms run``): /healthz reads it."""
 
     @cached_property
     def engine(self) -> Engine:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -162,6 +162,35 @@ class Settings(BaseSettings):
         None,
         description="Key for the HMAC-SHA256 signature of notify webhooks (default: auth token).",
     )
+    health_stale_passes: float = Field(
+        6, gt=0,
+        description="/healthz answers 503 after this many poll intervals without a good pass.",
+    )  # fmt: skip
+    health_stale_min: float = Field(
+        30.0, ge=0,
+        description="Seconds: the floor of that limit (a short poll interval does not shorten it).",
+    )  # fmt: skip
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe log level written to standard error."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as key=value text, or one JSON object per line."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def health_stale_after(self) -> float:
+        """Seconds without a good dispatcher pass after which /healthz answers 503."""
+        return max(self.health_stale_passes * self.poll_interval, self.health_stale_min)
 
     @field_validator("api_tokens", "inbound_numbers", mode="before")
     @classmethod

@@ -4,8 +4,10 @@ timeline, stats."""
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +18,9 @@ from dripsms.cli import common, render
 from dripsms.errors import DripError
 
 if TYPE_CHECKING:
+    import uvicorn
+
+    from dripsms.engine.supervisor import DispatcherHealth
     from dripsms.runtime import Runtime
 
 JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -114,17 +119,63 @@ def tick(as_json: JSON = False) -> None:
     render.tick_report(report, as_json=as_json)
 
 
-def _loop(runtime: Runtime, stop: threading.Event) -> None:
+def _loop(runtime: Runtime, stop: threading.Event, health: DispatcherHealth) -> None:
+    """Dispatcher passes until ``stop``; a pass that raises is logged, counted, retried."""
+    from dripsms.engine.supervisor import Supervisor
+
     dispatcher = runtime.dispatcher()
     dispatcher.stopping = stop  # a signal mid-pass stops it claiming further batches
+    dispatcher.progress = health.passed  # a long pass that finishes batches is alive
+    supervisor = Supervisor(
+        dispatcher.tick, runtime.clock, health, stop, runtime.settings.poll_interval,
+        jitter=random.random,
+    )  # fmt: skip
     try:
-        while not stop.is_set():
-            report = dispatcher.tick(runtime.clock())
-            if report.handed_off or report.failed or report.canceled:
-                log.info("tick", extra={"action": "tick", **report.as_json()})
-            stop.wait(runtime.settings.poll_interval)
+        supervisor.run()
     finally:
         dispatcher.close()  # calls in flight finish before the process exits
+
+
+def _serve_while_dispatching(
+    server: uvicorn.Server, dispatch: Callable[[], None], stop: threading.Event
+) -> bool:
+    """Run ``server`` with ``dispatch`` in a thread; stop the server if the thread ends
+    before ``stop`` is set. Returns whether the dispatcher died (the caller exits non-zero)."""
+    died = threading.Event()
+
+    def supervised() -> None:
+        try:
+            dispatch()
+        except BaseException as error:  # reported below, then the process ends
+            log.critical(
+                "dispatcher crashed", exc_info=log.isEnabledFor(logging.DEBUG),
+                extra={"action": "dispatcher_crashed", "error": type(error).__name__},
+            )  # fmt: skip
+        finally:
+            if not stop.is_set():
+                died.set()
+                log.critical(
+                    "the dispatcher stopped; stopping the server so it is restarted",
+                    extra={"action": "dispatcher_died"},
+                )
+                server.should_exit = True
+
+    thread = threading.Thread(target=supervised, name="dripsms-worker")
+    thread.start()
+    try:
+        server.run()
+    finally:
+        stop.set()  # the dispatcher finishes its calls in flight, then stops
+        thread.join()
+    return died.is_set()
+
+
+def _server(app: object, host: str, port: int) -> uvicorn.Server:
+    """Uvicorn logging through dripsms's handler (access lines without query strings)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True)  # type: ignore[arg-type]
+    return uvicorn.Server(config)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -141,9 +192,12 @@ def _stop_on_signals() -> threading.Event:
 
 def worker() -> None:
     """Run the dispatcher until SIGTERM or SIGINT (in-flight calls finish first)."""
+    from dripsms.clock import system_clock
+    from dripsms.engine.supervisor import DispatcherHealth
+
     runtime = common.runtime()
     render.starting("worker", runtime)
-    _loop(runtime, _stop_on_signals())
+    _loop(runtime, _stop_on_signals(), DispatcherHealth(system_clock))
 
 
 def run(
@@ -151,9 +205,9 @@ def run(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """The server and the dispatcher in one process; the built-in sandbox (with its phone
-    simulator) when no Twilio credentials are set."""
-    import uvicorn
-
+    simulator) when no Twilio credentials are set. Exits non-zero if the dispatcher stops."""
+    from dripsms.clock import system_clock
+    from dripsms.engine.supervisor import DispatcherHealth
     from dripsms.runtime import Runtime
     from dripsms.sandbox import SANDBOX_MESSAGING_SERVICE_SID, Sandbox, SandboxServer
     from dripsms.web.app import create_app
@@ -170,14 +224,14 @@ def run(
         runtime = Runtime(settings, common.clock(), sandbox_url=sandbox_url)
         runtime.ensure_ready()
         render.starting("run", runtime)
+        health = DispatcherHealth(system_clock)
+        runtime.dispatcher_health = health  # /healthz reports this process's dispatcher
         stop = threading.Event()
-        worker = threading.Thread(target=_loop, args=(runtime, stop), name="dripsms-worker")
-        worker.start()
-        try:
-            uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
-        finally:
-            stop.set()  # the dispatcher finishes its calls in flight, then stops
-            worker.join()
+        web = _server(create_app(runtime), host, port)
+        died = _serve_while_dispatching(web, lambda: _loop(runtime, stop, health), stop)
+    if died:
+        render.error("the dispatcher stopped unexpectedly; exiting so the process is restarted")
+        raise typer.Exit(3)
 
 
 def timeline(
@@ -239,11 +293,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """The HTTP server: /v1 API, Twilio webhooks, /healthz, /metrics, /docs."""
-    import uvicorn
-
+    """The HTTP server: /v1 API, Twilio webhooks, /healthz, /metrics, /docs (no dispatcher:
+    run `dripsms worker` beside it)."""
     from dripsms.web.app import create_app
 
     runtime = common.runtime()
     render.starting("serve", runtime)
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+    _server(create_app(runtime), host, port).run()
