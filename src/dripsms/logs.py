@@ -23,6 +23,7 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
     "asctime",
     "taskName",
+    "color_message",  # uvicorn's copy of the message with terminal colours
 }
 # A phone number in any usual form: E.164 (+14155550123), national with separators
 # ((415) 555-0123, 415.555.0123), bare digits (4155550123). Not inside words or SIDs.
@@ -143,6 +144,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Alembic says "Context impl SQLiteImpl." each time /healthz reads the revision.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, WithoutQuery) for f in access.filters):
         access.addFilter(WithoutQuery())

@@ -175,6 +175,8 @@ def _server(app: object, host: str, port: int) -> uvicorn.Server:
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True)  # type: ignore[arg-type]
+    # A sandbox server in the process turns uvicorn's access logger off for everyone.
+    logging.getLogger("uvicorn.access").propagate = True
     return uvicorn.Server(config)
 
 
@@ -226,7 +228,9 @@ def run(
         render.starting("run", runtime)
         health = DispatcherHealth(system_clock)
         runtime.dispatcher_health = health  # /healthz reports this process's dispatcher
-        stop = threading.Event()
+        # Uvicorn stops serving on SIGTERM/SIGINT, then raises the signal again: this
+        # handler takes it, so the dispatcher finishes its calls in flight (exit status 0).
+        stop = _stop_on_signals()
         web = _server(create_app(runtime), host, port)
         died = _serve_while_dispatching(web, lambda: _loop(runtime, stop, health), stop)
     if died:

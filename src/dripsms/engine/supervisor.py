@@ -160,6 +160,7 @@ class Supervisor:
 
     def run_once(self) -> float:
         """One supervised pass; the seconds to wait before the next one."""
+        failures_before = self.health.snapshot().consecutive_failures
         try:
             report = self.run_pass(self.clock())
         except Exception as error:  # the loop outlives any pass; BaseException still stops it
@@ -177,12 +178,11 @@ class Supervisor:
             )  # fmt: skip
             log.debug("pass failure", exc_info=True, extra={"action": "pass_failed"})
             return delay
-        recovered = self.health.snapshot().consecutive_failures
         self.health.passed()
-        if recovered:
+        if failures_before:
             log.warning(
                 "dispatcher pass succeeded again",
-                extra={"action": "pass_recovered", "after_failures": recovered},
+                extra={"action": "pass_recovered", "after_failures": failures_before},
             )
         counts = {name: count for name, count in report.as_json().items() if count}
         if counts:  # only when something happened
