@@ -21,6 +21,7 @@ from dripsms.cli.engine import _serve_while_dispatching, _server
 from dripsms.engine.supervisor import DispatcherHealth
 from dripsms.runtime import Runtime
 from dripsms.settings import Settings
+from dripsms.store import heartbeats
 from dripsms.store.database import connect, upgrade
 from dripsms.store.tables import messages
 from dripsms.testing import free_port
@@ -106,6 +107,8 @@ def test_run_survives_a_held_write_lock_and_healthz_tells(tmp_path: Path) -> Non
                 return row.state == "scheduled" and row.sid is not None
 
             wait_until(handed_off, 30, "the message to be handed off after the lock")
+            with engine.connect() as connection:
+                beats = heartbeats.recent(connection)
             assert run.poll() is None, "dripsms run exited"
         finally:
             run.send_signal(signal.SIGTERM)
@@ -125,6 +128,8 @@ def test_run_survives_a_held_write_lock_and_healthz_tells(tmp_path: Path) -> Non
     )
     assert errors is not None and float(errors.group(1)) >= 1
     assert run.returncode == 0, log[-3000:]
+    [beat] = beats  # the worker's heartbeat, for a `dripsms serve` elsewhere
+    assert beat.details["failed_passes"] >= 1
     assert "action=pass_failed" in log
     assert 'reason="database is locked"' in log
     assert "action=pass_recovered" in log

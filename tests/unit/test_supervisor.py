@@ -143,3 +143,19 @@ def test_describe_gives_the_drivers_reason_without_sql_or_phones() -> None:
     )  # fmt: skip
     assert describe(error) == ("OperationalError", "database is locked")
     assert describe(ValueError("bad +14155550123\nmore")) == ("ValueError", "bad +1415*****23")
+
+
+def test_the_heartbeat_follows_each_good_pass_and_its_failure_is_not_a_pass_failure() -> None:
+    ticker = Ticker()
+    beats: list[int] = []
+
+    def beat() -> None:
+        beats.append(1)
+        if len(beats) == 2:
+            raise locked()
+
+    loop = supervisor(Passes(locked()), ticker, after_pass=beat)
+    waits = [loop.run_once() for _ in range(4)]
+    assert len(beats) == 3  # not after the failed pass
+    assert waits == [2.5, 5.0, 5.0, 5.0]
+    assert loop.health.snapshot().errors == {"OperationalError": 1}

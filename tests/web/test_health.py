@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from dripsms.engine.supervisor import DispatcherHealth
 from dripsms.runtime import Runtime
 from dripsms.settings import Settings
+from dripsms.store import heartbeats
 from dripsms.store.database import connect, downgrade, upgrade
 from dripsms.testing import serve_app
 from dripsms.web.app import create_app
@@ -66,15 +68,29 @@ def in_serve(engine: Engine) -> Iterator[Health]:
     yield from served(engine, dispatcher=False)
 
 
-def test_serve_says_the_dispatcher_is_not_in_this_process(in_serve: Health) -> None:
+def test_serve_says_the_dispatcher_is_not_in_this_process_and_reports_the_workers(
+    in_serve: Health, engine: Engine
+) -> None:
     answer = in_serve.get()
     assert answer.status_code == 200
     body = answer.json()
     assert body["status"] == "ok"
     assert body["checks"]["database"]["ok"] is True
     assert body["checks"]["dispatcher"] == {
-        "ok": True, "detail": "not in this process (run `dripsms worker` beside it)",
+        "ok": True, "workers": [],
+        "detail": "not in this process, and no worker has reported (run `dripsms worker`)",
     }  # fmt: skip
+
+    now = NOW
+    heartbeats.record(engine, "gone:1", {}, now=now - timedelta(days=30))  # forgotten next
+    heartbeats.record(engine, "host-a:12", {"last_error": None}, now=now - timedelta(hours=1))
+    heartbeats.record(engine, "host-b:34", {"last_error": "OperationalError"}, now=now)
+    dispatcher = in_serve.get().json()["checks"]["dispatcher"]
+    assert dispatcher["ok"] is True  # restarting the server would not restart a worker
+    assert dispatcher["detail"].startswith("not in this process; a worker passed ")
+    assert [w["owner"] for w in dispatcher["workers"]] == ["host-b:34", "host-a:12"]
+    assert dispatcher["workers"][0]["last_error"] == "OperationalError"
+    assert 3590 < dispatcher["workers"][1]["seconds_since_pass"] < 3700
 
 
 def test_a_dispatcher_with_no_good_pass_within_the_limit_makes_healthz_503(

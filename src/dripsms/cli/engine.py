@@ -122,13 +122,21 @@ def tick(as_json: JSON = False) -> None:
 def _loop(runtime: Runtime, stop: threading.Event, health: DispatcherHealth) -> None:
     """Dispatcher passes until ``stop``; a pass that raises is logged, counted, retried."""
     from dripsms.engine.supervisor import Supervisor
+    from dripsms.store import heartbeats
 
     dispatcher = runtime.dispatcher()
     dispatcher.stopping = stop  # a signal mid-pass stops it claiming further batches
     dispatcher.progress = health.passed  # a long pass that finishes batches is alive
+
+    def beat() -> None:  # so that `dripsms serve` can tell how the workers are doing
+        snapshot = health.snapshot()
+        details = {"last_error": snapshot.last_error, "last_error_at": snapshot.last_error_at,
+                   "failed_passes": sum(snapshot.errors.values())}  # fmt: skip
+        heartbeats.record(runtime.engine, dispatcher.config.owner, details, now=runtime.clock())
+
     supervisor = Supervisor(
         dispatcher.tick, runtime.clock, health, stop, runtime.settings.poll_interval,
-        jitter=random.random,
+        jitter=random.random, after_pass=beat,
     )  # fmt: skip
     try:
         supervisor.run()

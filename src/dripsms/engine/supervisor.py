@@ -148,6 +148,8 @@ class Supervisor:
     poll_interval: float
     max_backoff: float = 300.0
     jitter: Callable[[], float] = field(default=lambda: 0.5)
+    after_pass: Callable[[], None] = field(default=lambda: None)
+    """Called after each good pass (the worker's heartbeat row); its errors are logged."""
 
     def run(self) -> None:
         """The loop; returns only once ``stop`` is set."""
@@ -179,6 +181,13 @@ class Supervisor:
             log.debug("pass failure", exc_info=True, extra={"action": "pass_failed"})
             return delay
         self.health.passed()
+        try:
+            self.after_pass()
+        except Exception as error:  # a heartbeat lost is not a pass lost
+            log.warning(
+                "heartbeat not written", extra={"action": "heartbeat_failed",
+                                                "error": describe(error)[0]},
+            )  # fmt: skip
         if failures_before:
             log.warning(
                 "dispatcher pass succeeded again",

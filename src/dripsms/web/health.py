@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from dripsms.runtime import Runtime
+from dripsms.store import heartbeats
 from dripsms.store.database import READ_ONLY, current_revision, head_revision
 from dripsms.store.tables import messages
 from dripsms.web.deps import services_of
@@ -51,7 +52,7 @@ def dispatcher_check(runtime: Runtime) -> Check:
     """A pass succeeded recently, when a dispatcher runs in this process."""
     health = runtime.dispatcher_health
     if health is None:
-        return Check(ok=True, detail="not in this process (run `dripsms worker` beside it)")
+        return workers_check(runtime)
     snapshot = health.snapshot()
     limit = runtime.settings.health_stale_after
     if not snapshot.running:
@@ -61,6 +62,24 @@ def dispatcher_check(runtime: Runtime) -> Check:
     else:
         detail = "ok"
     return Check(ok=detail == "ok", detail=detail, stale_after=limit, **snapshot.as_json())
+
+
+def workers_check(runtime: Runtime) -> Check:
+    """No dispatcher here (``dripsms serve``): the workers' heartbeats, for information.
+
+    Never failing: restarting this server would not restart a worker."""
+    now = runtime.clock()
+    try:
+        with runtime.engine.connect() as connection:
+            beats = heartbeats.recent(connection.execution_options(**READ_ONLY))
+    except SQLAlchemyError:
+        beats = []  # the database check says what is wrong
+    if beats:
+        latest = beats[0].as_json(now)
+        detail = f"not in this process; a worker passed {latest['seconds_since_pass']:g} s ago"
+    else:
+        detail = "not in this process, and no worker has reported (run `dripsms worker`)"
+    return Check(ok=True, detail=detail, workers=[beat.as_json(now) for beat in beats])
 
 
 CHECKS = {"database": database_check, "dispatcher": dispatcher_check}
