@@ -146,7 +146,7 @@ class Supervisor:
     health: DispatcherHealth
     stop: threading.Event
     poll_interval: float
-    max_backoff: float = 300.0
+    max_backoff: float = 60.0
     jitter: Callable[[], float] = field(default=lambda: 0.5)
     after_pass: Callable[[], None] = field(default=lambda: None)
     """Called after each good pass (the worker's heartbeat row); its errors are logged."""
