@@ -4,8 +4,12 @@ in any form and no message body reaches the log, in either format."""
 from __future__ import annotations
 
 import io
+import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,7 +21,9 @@ from sqlalchemy import Engine, select
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.supervisor import DispatcherHealth, Supervisor
 from dripsms.logs import JsonFormatter, TextFormatter, event_fields
-from dripsms.sandbox import SANDBOX_MESSAGING_SERVICE_SID
+from dripsms.sandbox import SANDBOX_MESSAGING_SERVICE_SID, Sandbox, SandboxServer
+from dripsms.store import heartbeats
+from dripsms.store.database import connect, upgrade
 from dripsms.store.tables import messages
 from dripsms.testing import SandboxWorld, free_port, sandbox_world, serve_app
 from dripsms.web.app import create_app
@@ -41,8 +47,8 @@ class Kept(logging.Handler):
 
 @pytest.fixture
 def logged() -> Iterator[tuple[Kept, io.StringIO, io.StringIO]]:
-    kept, text, json = Kept(), io.StringIO(), io.StringIO()
-    text_handler, json_handler = logging.StreamHandler(text), logging.StreamHandler(json)
+    kept, text, as_json = Kept(), io.StringIO(), io.StringIO()
+    text_handler, json_handler = logging.StreamHandler(text), logging.StreamHandler(as_json)
     text_handler.setFormatter(TextFormatter())
     json_handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
@@ -50,7 +56,7 @@ def logged() -> Iterator[tuple[Kept, io.StringIO, io.StringIO]]:
     root.setLevel(logging.INFO)
     for handler in (kept, text_handler, json_handler):
         root.addHandler(handler)
-    yield kept, text, json
+    yield kept, text, as_json
     for handler in (kept, text_handler, json_handler):
         root.removeHandler(handler)
     root.setLevel(level)
@@ -86,7 +92,7 @@ def bodies(world: SandboxWorld) -> list[str]:
 def test_a_whole_scenario_logs_no_phone_number_and_no_body(
     live: SandboxWorld, logged: tuple[Kept, io.StringIO, io.StringIO]
 ) -> None:
-    kept, text, json = logged
+    kept, text, as_json = logged
     request = EnrollmentRequest(
         "postop", ADA, "America/New_York", {"first_name": "Zenobia"}, "2026-03-07"
     )
@@ -113,7 +119,7 @@ def test_a_whole_scenario_logs_no_phone_number_and_no_body(
     raw = "\n".join(f"{r.getMessage()} {event_fields(r)} {r.args}" for r in kept.records)
     assert any(getattr(r, "action", None) == "tick" for r in kept.records)
     assert any(getattr(r, "action", None) == "inbound" for r in kept.records)
-    for log in (raw, text.getvalue(), json.getvalue()):
+    for log in (raw, text.getvalue(), as_json.getvalue()):
         for form in PHONE_FORMS:
             assert form not in log, form
         assert "+15555550123" not in log  # the care team's phone
@@ -123,3 +129,48 @@ def test_a_whole_scenario_logs_no_phone_number_and_no_body(
             for fragment in re.split(r"[.,?!\n]", body):
                 if len(fragment.strip()) >= 12:
                     assert fragment.strip() not in log, fragment
+
+
+def test_the_cli_logs_one_json_object_per_line_and_tick_leaves_a_heartbeat(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'dripsms.db'}"
+    engine = connect(url)
+    upgrade(engine)
+    sandbox = Sandbox()
+    sandbox.set_now(datetime(2026, 3, 7, 12, tzinfo=UTC))
+    with SandboxServer(sandbox) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIPSMS_", "TWILIO_"))}
+        env.update(
+            DRIPSMS_DATABASE_URL=url, DRIPSMS_SEQUENCES_DIR=str(REPO / "sequences"),
+            DRIPSMS_TWILIO_API_BASE=server.base_url, DRIPSMS_PUBLIC_URL="http://127.0.0.1:9",
+            DRIPSMS_NOW="2026-03-07T12:00:00Z",
+        )  # fmt: skip
+
+        def dripsms(*args: str, **more: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "dripsms", *args], capture_output=True, text=True,
+                cwd=tmp_path, env={**env, **more}, timeout=60, check=False,
+            )  # fmt: skip
+
+        enrolled = dripsms(
+            "enroll", "postop", "--phone", ADA, "--set", "first_name=Zenobia",
+            "--anchor", "2026-03-07",
+        )  # fmt: skip
+        assert enrolled.returncode == 0, enrolled.stderr
+        ticked = dripsms("--log-format", "json", "tick", "--json")
+        assert ticked.returncode == 0, ticked.stderr
+        warned = dripsms("tick", DRIPSMS_LOG_FORMAT="json", DRIPSMS_LOG_LEVEL="warning")
+    events = [json.loads(line) for line in ticked.stderr.splitlines() if line[:1] == "{"]
+    assert events, ticked.stderr
+    assert {"time", "level", "logger", "message"} <= set(events[0])
+    assert any(e.get("action") == "sandbox" for e in events)  # no credentials: says so
+    warnings = [json.loads(line) for line in warned.stderr.splitlines() if line[:1] == "{"]
+    assert warnings and all(e["level"] != "INFO" for e in warnings)
+    with engine.connect() as connection:
+        [beat] = heartbeats.recent(connection)
+    engine.dispose()
+    assert beat.owner.startswith("tick@")
+    assert beat.at == datetime(2026, 3, 7, 12, tzinfo=UTC)
+    for form in PHONE_FORMS:
+        assert form not in ticked.stderr + warned.stderr + enrolled.stderr

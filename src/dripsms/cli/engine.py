@@ -110,12 +110,26 @@ def unenroll(
 
 def tick(as_json: JSON = False) -> None:
     """One dispatcher pass: hand off what is due, retry, reconcile, cancel; then exit."""
+    import socket
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dripsms.store import heartbeats
+
     runtime = common.runtime()
     dispatcher = runtime.dispatcher()
     try:
         report = dispatcher.tick(runtime.clock())
     finally:
         dispatcher.close()
+    try:  # one row per host, so that `dripsms serve` sees cron's passes too
+        heartbeats.record(
+            runtime.engine, f"tick@{socket.gethostname()}", {"last_error": None},
+            now=runtime.clock(),
+        )  # fmt: skip
+    except SQLAlchemyError as error:
+        log.warning("heartbeat not written", extra={"action": "heartbeat_failed",
+                                                    "error": type(error).__name__})  # fmt: skip
     render.tick_report(report, as_json=as_json)
 
 
