@@ -21,6 +21,7 @@ from dripsms.engine.notifier import deliver_due
 from dripsms.engine.ratelimit import TokenBucket
 from dripsms.engine.recovery import recover_replies
 from dripsms.engine.status_reconciliation import ReconcileConfig, StatusReconciler
+from dripsms.engine.supervisor import DispatcherHealth
 from dripsms.engine.timers import run_reply_timers
 from dripsms.provider.twilio import TwilioProvider
 from dripsms.sandbox import (
@@ -54,6 +55,8 @@ class Runtime:
         # The token of the sandbox this process started (``dripsms run``): fresh per run.
         self._sandbox_auth_token = sandbox_auth_token
         self._last_recovery: datetime | None = None
+        self.dispatcher_health: DispatcherHealth | None = None
+        """Set when a dispatcher runs in this process (``dripsms run``): /healthz reads it."""
 
     @cached_property
     def engine(self) -> Engine:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -192,6 +192,20 @@ class Settings(BaseSettings):
         le=16 * 1024 * 1024,
         description="Largest /v1 request body, in bytes (Twilio's webhooks: always 64 KiB).",
     )
+    health_stale_passes: float = Field(
+        6, gt=0,
+        description="/healthz answers 503 after this many poll intervals without a good pass.",
+    )  # fmt: skip
+    health_stale_min: float = Field(
+        30.0, ge=0,
+        description="Seconds: the floor of that limit (a short poll interval does not shorten it).",
+    )  # fmt: skip
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe log level written to standard error."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as key=value text, or one JSON object per line."
+    )
 
     @field_validator(
         "twilio_account_sid", "twilio_auth_token", "twilio_api_key", "twilio_api_secret",
@@ -218,6 +232,21 @@ class Settings(BaseSettings):
             api_key=self.twilio_api_key,
             api_secret=_secret(self.twilio_api_secret),
         )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def health_stale_after(self) -> float:
+        """Seconds without a good dispatcher pass after which /healthz answers 503."""
+        return max(self.health_stale_passes * self.poll_interval, self.health_stale_min)
 
     @field_validator("api_tokens", "inbound_numbers", mode="before")
     @classmethod

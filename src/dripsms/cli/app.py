@@ -5,6 +5,7 @@ Each command parses its options, calls one library function, and renders the res
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -46,6 +47,13 @@ sequences_group.command("migrate")(engine.sequences_migrate)
 app.add_typer(sequences_group)
 
 
+class LogFormat(StrEnum):
+    """How log lines look."""
+
+    text = "text"
+    json = "json"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"dripsms {__version__}")
@@ -57,8 +65,29 @@ def _main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            "--log-format",
+            help="Log lines as key=value text or one JSON object per line "
+            "(default: DRIPSMS_LOG_FORMAT, else text).",
+        ),
+    ] = None,
 ) -> None:
     """Reply-aware SMS drip sequences on Twilio Message Scheduling."""
+    _configure_logs(log_format.value if log_format else None)
+
+
+def _configure_logs(log_format: str | None) -> None:
+    from dripsms.logs import configure_logging
+    from dripsms.settings import Settings
+
+    try:
+        settings = Settings()
+        level, default = settings.log_level, settings.log_format
+    except Exception:  # a bad setting: the command itself reports it, by name
+        level, default = "INFO", "text"
+    configure_logging(level, log_format or default)
 
 
 def main() -> None:

@@ -4,8 +4,10 @@ timeline, stats."""
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +18,9 @@ from dripsms.cli import common, render
 from dripsms.errors import DripError
 
 if TYPE_CHECKING:
+    import uvicorn
+
+    from dripsms.engine.supervisor import DispatcherHealth
     from dripsms.runtime import Runtime
 
 JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -128,26 +133,96 @@ def unenroll(
 
 def tick(as_json: JSON = False) -> None:
     """One dispatcher pass: hand off what is due, retry, reconcile, cancel; then exit."""
+    import socket
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dripsms.store import heartbeats
+
     runtime = common.runtime()
     dispatcher = runtime.dispatcher()
     try:
         report = dispatcher.tick(runtime.clock())
     finally:
         dispatcher.close()
+    try:  # one row per host, so that `dripsms serve` sees cron's passes too
+        heartbeats.record(
+            runtime.engine, f"tick@{socket.gethostname()}", {"last_error": None},
+            now=runtime.clock(),
+        )  # fmt: skip
+    except SQLAlchemyError as error:
+        log.warning("heartbeat not written", extra={"action": "heartbeat_failed",
+                                                    "error": type(error).__name__})  # fmt: skip
     render.tick_report(report, as_json=as_json)
 
 
-def _loop(runtime: Runtime, stop: threading.Event) -> None:
+def _loop(runtime: Runtime, stop: threading.Event, health: DispatcherHealth) -> None:
+    """Dispatcher passes until ``stop``; a pass that raises is logged, counted, retried."""
+    from dripsms.engine.supervisor import Supervisor
+    from dripsms.store import heartbeats
+
     dispatcher = runtime.dispatcher()
     dispatcher.stopping = stop  # a signal mid-pass stops it claiming further batches
+    dispatcher.progress = health.passed  # a long pass that finishes batches is alive
+
+    def beat() -> None:  # so that `dripsms serve` can tell how the workers are doing
+        snapshot = health.snapshot()
+        details = {"last_error": snapshot.last_error, "last_error_at": snapshot.last_error_at,
+                   "failed_passes": sum(snapshot.errors.values())}  # fmt: skip
+        heartbeats.record(runtime.engine, dispatcher.config.owner, details, now=runtime.clock())
+
+    supervisor = Supervisor(
+        dispatcher.tick, runtime.clock, health, stop, runtime.settings.poll_interval,
+        jitter=random.random, after_pass=beat,
+    )  # fmt: skip
     try:
-        while not stop.is_set():
-            report = dispatcher.tick(runtime.clock())
-            if report.handed_off or report.failed or report.canceled:
-                log.info("tick", extra={"action": "tick", **report.as_json()})
-            stop.wait(runtime.settings.poll_interval)
+        supervisor.run()
     finally:
         dispatcher.close()  # calls in flight finish before the process exits
+
+
+def _serve_while_dispatching(
+    server: uvicorn.Server, dispatch: Callable[[], None], stop: threading.Event
+) -> bool:
+    """Run ``server`` with ``dispatch`` in a thread; stop the server if the thread ends
+    before ``stop`` is set. Returns whether the dispatcher died (the caller exits non-zero)."""
+    died = threading.Event()
+
+    def supervised() -> None:
+        try:
+            dispatch()
+        except BaseException as error:  # reported below, then the process ends
+            log.critical(
+                "dispatcher crashed", exc_info=log.isEnabledFor(logging.DEBUG),
+                extra={"action": "dispatcher_crashed", "error": type(error).__name__},
+            )  # fmt: skip
+        finally:
+            if not stop.is_set():
+                died.set()
+                log.critical(
+                    "the dispatcher stopped; stopping the server so it is restarted",
+                    extra={"action": "dispatcher_died"},
+                )
+                server.should_exit = True
+
+    thread = threading.Thread(target=supervised, name="dripsms-worker")
+    thread.start()
+    try:
+        server.run()
+    finally:
+        stop.set()  # the dispatcher finishes its calls in flight, then stops
+        thread.join()
+    return died.is_set()
+
+
+def _server(app: object, host: str, port: int) -> uvicorn.Server:
+    """Uvicorn logging through dripsms's handler (access lines without query strings)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True)  # type: ignore[arg-type]
+    # A sandbox server in the process turns uvicorn's access logger off for everyone.
+    logging.getLogger("uvicorn.access").propagate = True
+    return uvicorn.Server(config)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -164,9 +239,12 @@ def _stop_on_signals() -> threading.Event:
 
 def worker() -> None:
     """Run the dispatcher until SIGTERM or SIGINT (in-flight calls finish first)."""
+    from dripsms.clock import system_clock
+    from dripsms.engine.supervisor import DispatcherHealth
+
     runtime = common.runtime()
     render.starting("worker", runtime)
-    _loop(runtime, _stop_on_signals())
+    _loop(runtime, _stop_on_signals(), DispatcherHealth(system_clock))
 
 
 def run(
@@ -174,9 +252,9 @@ def run(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """The server and the dispatcher in one process; the built-in sandbox (with its phone
-    simulator) when no Twilio credentials are set."""
-    import uvicorn
-
+    simulator) when no Twilio credentials are set. Exits non-zero if the dispatcher stops."""
+    from dripsms.clock import system_clock
+    from dripsms.engine.supervisor import DispatcherHealth
     from dripsms.runtime import Runtime
     from dripsms.sandbox import (
         SANDBOX_MESSAGING_SERVICE_SID,
@@ -204,14 +282,16 @@ def run(
         )
         runtime.ensure_ready()
         render.starting("run", runtime)
-        stop = threading.Event()
-        worker = threading.Thread(target=_loop, args=(runtime, stop), name="dripsms-worker")
-        worker.start()
-        try:
-            uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
-        finally:
-            stop.set()  # the dispatcher finishes its calls in flight, then stops
-            worker.join()
+        health = DispatcherHealth(system_clock)
+        runtime.dispatcher_health = health  # /healthz reports this process's dispatcher
+        # Uvicorn stops serving on SIGTERM/SIGINT, then raises the signal again: this
+        # handler takes it, so the dispatcher finishes its calls in flight (exit status 0).
+        stop = _stop_on_signals()
+        web = _server(create_app(runtime), host, port)
+        died = _serve_while_dispatching(web, lambda: _loop(runtime, stop, health), stop)
+    if died:
+        render.error("the dispatcher stopped unexpectedly; exiting so the process is restarted")
+        raise typer.Exit(3)
 
 
 def timeline(
@@ -273,11 +353,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """The HTTP server: /v1 API, Twilio webhooks, /healthz, /metrics, /docs."""
-    import uvicorn
-
+    """The HTTP server: /v1 API, Twilio webhooks, /healthz, /metrics, /docs (no dispatcher:
+    run `dripsms worker` beside it)."""
     from dripsms.web.app import create_app
 
     runtime = common.runtime()
     render.starting("serve", runtime)
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+    _server(create_app(runtime), host, port).run()

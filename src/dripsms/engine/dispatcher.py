@@ -98,6 +98,8 @@ class Dispatcher:
         self.monotonic = monotonic
         self._pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="dripsms-call")
         self._report_lock = threading.Lock()
+        self.progress: Callable[[], None] = lambda: None
+        """Called after each batch of a pass (the supervisor: a long pass is alive)."""
 
     def close(self) -> None:
         """Wait for calls in flight, then release the threads."""
@@ -132,6 +134,7 @@ class Dispatcher:
                 self._hand_off, now=now, report=report, started=started, claimed_at=claimed_at
             )
             list(self._pool.map(hand_off, creates))
+            self.progress()
             if len(claimed) < self.config.batch_size:
                 break
         return report
@@ -319,6 +322,11 @@ class Dispatcher:
                 error_message=str(error)[:500],
             )  # fmt: skip
             return
+        log.warning(
+            "handoff failed for good",
+            extra={"action": "handoff_gave_up", "message_id": message.id, "code": error.code,
+                   "attempts": message.attempts + 1},
+        )  # fmt: skip
         self._update(
             message, now, report, "failed", target=S.FAILED, cause="provider_error",
             error_code=error.code, error_message=str(error)[:500],

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from dripsms.errors import DripError
@@ -40,11 +40,24 @@ def connect(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"timeout": 10})
+        # hide_parameters: an error's text never carries a phone number or a body.
+        engine = create_engine(parsed, connect_args={"timeout": 10}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    # pre_ping: a connection the server dropped (a restart, a failover) is replaced before
+    # use, so the pass after a lost connection gets a fresh one instead of failing again.
+    return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+
+
+READ_ONLY = {"dripsms_read_only": True}
+"""Execution options of a connection that only reads: on SQLite it takes no write lock,
+so it answers while another process holds one (``/healthz`` during a long import)."""
+
+
+def _begin_immediate(connection: Connection) -> None:
+    if not connection.get_execution_options().get("dripsms_read_only"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _alembic_config(engine: Engine) -> Config:
@@ -65,6 +78,7 @@ def head_revision() -> str:
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None when it was never migrated."""
     with engine.connect() as connection:
+        connection = connection.execution_options(**READ_ONLY)
         return MigrationContext.configure(connection).get_current_revision()
 
 

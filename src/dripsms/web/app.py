@@ -27,7 +27,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         version=__version__,
         description="Reply-aware SMS drip sequences on Twilio Message Scheduling.",
     )
-    app.state.services = Services(runtime, Metrics.create())
+    app.state.services = Services(runtime, Metrics.create(runtime.dispatcher_health))
     app.include_router(api.router)
     app.include_router(webhooks.router)
     app.include_router(health.router)

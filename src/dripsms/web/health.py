@@ -1,4 +1,4 @@
-"""``/healthz`` (database reachable, migrations current) and ``/metrics`` (Prometheus)."""
+"""``/healthz`` (named checks: database, dispatcher, webhooks, sequences) and ``/metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -7,45 +7,127 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from dripsms.store.database import current_revision, head_revision
+from dripsms.runtime import Runtime
+from dripsms.store import heartbeats
+from dripsms.store.database import READ_ONLY, current_revision, head_revision
 from dripsms.store.tables import messages
 from dripsms.web.deps import services_of
 
 router = APIRouter(tags=["operations"])
 
 
-class Health(BaseModel):
-    """Whether the database answers and is migrated."""
+class Check(BaseModel):
+    """One thing /healthz looked at; any check not ``ok`` makes it answer 503."""
 
-    status: str
-    database: str
-    revision: str | None = None
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool
+    detail: str = Field(description="What was found, in words.")
+
+
+class Health(BaseModel):
+    """The checks, by name (``database``, ``dispatcher``, ...); ``status`` sums them up."""
+
+    status: str = Field(description="ok, or unavailable when any check is not ok.")
+    checks: dict[str, Check]
+
+
+def database_check(runtime: Runtime) -> Check:
+    """The database answers and is at the newest migration."""
+    try:
+        current = current_revision(runtime.engine)
+    except SQLAlchemyError as exc:
+        return Check(ok=False, detail=f"unreachable: {type(exc).__name__}")
+    head = head_revision()
+    if current != head:
+        return Check(ok=False, detail=f"at {current}, not {head}: run db upgrade")
+    return Check(ok=True, detail="ok", revision=head)
+
+
+def dispatcher_check(runtime: Runtime) -> Check:
+    """A pass succeeded recently, when a dispatcher runs in this process."""
+    health = runtime.dispatcher_health
+    if health is None:
+        return workers_check(runtime)
+    snapshot = health.snapshot()
+    limit = runtime.settings.health_stale_after
+    if not snapshot.running:
+        detail = "not running"
+    elif snapshot.stale(limit):
+        detail = f"no pass succeeded in {limit:g} s"
+    else:
+        detail = "ok"
+    return Check(ok=detail == "ok", detail=detail, stale_after=limit, **snapshot.as_json())
+
+
+def workers_check(runtime: Runtime) -> Check:
+    """No dispatcher here (``dripsms serve``): the workers' heartbeats, for information.
+
+    Never failing: restarting this server would not restart a worker."""
+    now = runtime.clock()
+    try:
+        with runtime.engine.connect() as connection:
+            beats = heartbeats.recent(connection.execution_options(**READ_ONLY))
+    except SQLAlchemyError:
+        beats = []  # the database check says what is wrong
+    if beats:
+        latest = beats[0].as_json(now)
+        detail = f"not in this process; a worker passed {latest['seconds_since_pass']:g} s ago"
+    else:
+        detail = "not in this process, and no worker has reported (run `dripsms worker`)"
+    return Check(ok=True, detail=detail, workers=[beat.as_json(now) for beat in beats])
+
+
+def webhooks_check(runtime: Runtime) -> Check:
+    """Whether Twilio's webhooks can be checked (an auth token), or are refused with 503.
+
+    A warning, not a failure: restarting the process would not set the missing token.
+    """
+    problem = runtime.webhook_problem
+    if problem is None:
+        return Check(ok=True, detail="X-Twilio-Signature checked")
+    return Check(ok=True, detail=f"/twilio/* answer 503: {problem}", warning=True)
+
+
+def sequences_check(runtime: Runtime) -> Check:
+    """The sequence files that loaded, and those skipped (a warning: the rest run on)."""
+    library = runtime.library
+    loaded = library.sequence_keys()
+    skipped = [problem.as_json() for problem in library.load_problems]
+    detail = f"{len(loaded)} loaded"
+    if skipped:
+        names = ", ".join(str(item["file"]) for item in skipped)
+        detail += f"; {len(skipped)} skipped ({names}): run `dripsms validate`"
+    return Check(ok=True, detail=detail, warning=bool(skipped), loaded=loaded, skipped=skipped)
+
+
+CHECKS = {
+    "database": database_check,
+    "dispatcher": dispatcher_check,
+    "webhooks": webhooks_check,
+    "sequences": sequences_check,
+}
+"""What /healthz runs, by name; each takes the runtime and returns a :class:`Check`."""
 
 
 @router.get(
-    "/healthz", summary="Database reachable and migrated", response_model=Health,
-    responses={503: {"model": Health, "description": "Unavailable"}},
+    "/healthz", summary="Database and dispatcher health", response_model=Health,
+    responses={503: {"model": Health, "description": "A check failed"}},
 )  # fmt: skip
 def healthz(request: Request) -> Any:
-    """200 when the database answers and is at the newest migration; 503 otherwise."""
-    services = services_of(request)
-    try:
-        current = current_revision(services.engine)
-    except SQLAlchemyError as exc:
-        return JSONResponse(
-            {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"}, 503
-        )
-    head = head_revision()
-    if current != head:
-        return JSONResponse(
-            {"status": "unavailable", "database": f"at {current}, not {head}: run db upgrade"},
-            503,
-        )
-    return {"status": "ok", "database": "ok", "revision": head}
+    """200 when every check is ok; 503 (with the same body) when any is not, so a process
+    manager restarts the process."""
+    runtime = services_of(request).runtime
+    checks = {name: check(runtime) for name, check in CHECKS.items()}
+    ok = all(check.ok for check in checks.values())
+    body = Health(status="ok" if ok else "unavailable", checks=checks)
+    if ok:
+        return body
+    return JSONResponse(body.model_dump(mode="json"), status_code=503)
 
 
 @router.get(
@@ -56,6 +138,7 @@ def metrics(request: Request) -> Response:
     """Counters since start, and the outbox by state (read now)."""
     services = services_of(request)
     with services.engine.connect() as connection:
+        connection = connection.execution_options(**READ_ONLY)  # no write lock for a read
         rows = connection.execute(
             select(messages.c.state, func.count()).group_by(messages.c.state)
         ).all()

@@ -2,9 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from dripsms.engine.supervisor import DispatcherHealth
+
+
+class DispatcherCollector(Collector):
+    """The in-process dispatcher's health, read at each scrape."""
+
+    def __init__(self, health: DispatcherHealth) -> None:
+        self.health = health
+
+    def collect(self) -> Iterator[Metric]:
+        """Failed passes by error type, failures in a row, seconds since the last good pass."""
+        snapshot = self.health.snapshot()
+        errors = CounterMetricFamily(
+            "dripsms_dispatcher_pass_errors",
+            "Dispatcher passes that raised, by error type (each was retried)",
+            labels=["error"],
+        )
+        for error, count in sorted(snapshot.errors.items()):
+            errors.add_metric([error], count)
+        yield errors
+        yield GaugeMetricFamily(
+            "dripsms_dispatcher_consecutive_failures",
+            "Dispatcher passes that raised since the last good one",
+            value=snapshot.consecutive_failures,
+        )
+        if snapshot.seconds_since_pass is not None:
+            yield GaugeMetricFamily(
+                "dripsms_dispatcher_seconds_since_pass",
+                "Seconds since a dispatcher pass last succeeded",
+                value=snapshot.seconds_since_pass,
+            )
+        yield GaugeMetricFamily(
+            "dripsms_dispatcher_running", "1 while the dispatcher loop runs",
+            value=int(snapshot.running),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -20,9 +59,12 @@ class Metrics:
     scheduled: Gauge
 
     @classmethod
-    def create(cls) -> Metrics:
-        """A fresh registry with every metric registered."""
+    def create(cls, dispatcher: DispatcherHealth | None = None) -> Metrics:
+        """A fresh registry with every metric registered (and the dispatcher's, when one
+        runs in this process)."""
         registry = CollectorRegistry()
+        if dispatcher is not None:
+            registry.register(DispatcherCollector(dispatcher))
         return cls(
             registry=registry,
             replies=Counter(

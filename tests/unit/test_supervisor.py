@@ -1,0 +1,161 @@
+"""The supervised dispatcher loop: a failing pass is logged, counted and retried; health
+goes stale and comes back; backoff is capped."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from dripsms.engine.outcomes import TickReport
+from dripsms.engine.supervisor import DispatcherHealth, Supervisor, describe, pass_backoff
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class Ticker:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+def locked() -> OperationalError:
+    return OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+
+
+class Passes:
+    """A pass that raises the errors it was given, in order, then succeeds."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls: list[datetime] = []
+
+    def __call__(self, now: datetime) -> TickReport:
+        self.calls.append(now)
+        if self.errors:
+            raise self.errors.pop(0)
+        return TickReport(scheduled=1)
+
+
+def supervisor(run_pass: Passes, ticker: Ticker, **options: object) -> Supervisor:
+    health = DispatcherHealth(lambda: T0, ticker)
+    return Supervisor(
+        run_pass, lambda: T0, health, threading.Event(), poll_interval=5.0,
+        jitter=lambda: 0.0, **options,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_a_locked_database_is_retried_counted_and_health_recovers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ticker = Ticker()
+    passes = Passes(locked(), locked(), locked())
+    loop = supervisor(passes, ticker)
+    loop.health.started()
+    stale_after = 30.0
+    waits = []
+    with caplog.at_level(logging.INFO, "dripsms.worker"):
+        for _ in range(3):
+            waits.append(loop.run_once())
+            ticker.seconds += 20
+        snapshot = loop.health.snapshot()
+        assert snapshot.consecutive_failures == 3
+        assert snapshot.errors == {"OperationalError": 3}
+        assert snapshot.last_error == "OperationalError"
+        assert snapshot.stale(stale_after)  # 60 s without a good pass
+        assert snapshot.last_pass_at is None
+
+        assert loop.run_once() == 5.0  # the lock is gone: back to the poll interval
+    healthy = loop.health.snapshot()
+    assert not healthy.stale(stale_after)
+    assert healthy.consecutive_failures == 0
+    assert healthy.errors == {"OperationalError": 3}  # a counter: it never goes down
+    assert healthy.last_pass_at == T0
+    assert len(passes.calls) == 4
+    assert waits == [2.5, 5.0, 10.0]  # doubling from the poll interval (jitter 0: half)
+    failed = [r for r in caplog.records if getattr(r, "action", None) == "pass_failed"]
+    assert len(failed) == 3
+    assert failed[0].levelno == logging.ERROR
+    assert (failed[0].error, failed[0].reason) == ("OperationalError", "database is locked")  # type: ignore[attr-defined]
+    assert [r.action for r in caplog.records if r.levelno == logging.WARNING] == [  # type: ignore[attr-defined]
+        "pass_recovered"
+    ]
+    [summary] = [r for r in caplog.records if getattr(r, "action", None) == "tick"]
+    assert summary.scheduled == 1  # type: ignore[attr-defined]
+
+
+def test_any_exception_is_survived_but_base_exceptions_stop_the_loop() -> None:
+    ticker = Ticker()
+    loop = supervisor(Passes(ValueError("a bug hit by one row")), ticker)
+    assert loop.run_once() == 2.5
+    assert loop.health.snapshot().errors == {"ValueError": 1}
+    with pytest.raises(KeyboardInterrupt):
+        supervisor(Passes(KeyboardInterrupt()), ticker).run_once()  # type: ignore[arg-type]
+
+
+def test_the_loop_runs_until_stopped_and_says_when_it_is_not_running() -> None:
+    ticker = Ticker()
+    passes = Passes(locked())
+    loop = supervisor(passes, ticker)
+    loop.poll_interval = 0.001
+
+    def stop_after_three(now: datetime) -> TickReport:
+        if len(passes.calls) == 2:  # the third pass asks to stop
+            loop.stop.set()
+        return passes(now)
+
+    loop.run_pass = stop_after_three
+    loop.run()
+    assert len(passes.calls) == 3
+    snapshot = loop.health.snapshot()
+    assert not snapshot.running
+    assert snapshot.stale(1e9)  # a loop that ended is never healthy
+
+
+def test_backoff_doubles_from_the_base_and_is_capped() -> None:
+    delays = [pass_backoff(n, base=5, cap=60, jitter=0.999) for n in range(1, 10)]
+    assert delays[:4] == pytest.approx([5, 10, 20, 40], rel=1e-3)
+    assert max(delays) <= 60
+    assert delays[-1] == pytest.approx(60, rel=1e-3)
+    assert pass_backoff(10_000, base=5, cap=60, jitter=0.0) == 30  # no overflow, jitter halves
+    assert pass_backoff(1, base=5, cap=60, jitter=0.0) == 2.5
+
+
+def test_a_long_failure_streak_waits_at_most_the_cap() -> None:
+    ticker = Ticker()
+    loop = supervisor(Passes(*[locked() for _ in range(20)]), ticker, max_backoff=60.0)
+    waits = [loop.run_once() for _ in range(20)]
+    assert max(waits) == 30.0  # the cap, halved by jitter 0
+
+
+def test_describe_gives_the_drivers_reason_without_sql_or_phones() -> None:
+    error = OperationalError(
+        "INSERT INTO contacts (phone) VALUES (?)", ("+14155550123",),
+        sqlite3.OperationalError("database is locked"),
+    )  # fmt: skip
+    assert describe(error) == ("OperationalError", "database is locked")
+    assert describe(ValueError("bad +14155550123\nmore")) == ("ValueError", "bad +1415*****23")
+
+
+def test_the_heartbeat_follows_each_good_pass_and_its_failure_is_not_a_pass_failure() -> None:
+    ticker = Ticker()
+    beats: list[int] = []
+
+    def beat() -> None:
+        beats.append(1)
+        if len(beats) == 2:
+            raise locked()
+
+    loop = supervisor(Passes(locked()), ticker, after_pass=beat)
+    waits = [loop.run_once() for _ in range(4)]
+    assert len(beats) == 3  # not after the failed pass
+    assert waits == [2.5, 5.0, 5.0, 5.0]
+    assert loop.health.snapshot().errors == {"OperationalError": 1}
