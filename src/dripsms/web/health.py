@@ -1,4 +1,4 @@
-"""``/healthz`` (named checks: database, dispatcher, webhooks, sequences) and ``/metrics`` (Prometheus)."""
+"""``/healthz`` (named checks: database, dispatcher, webhooks, sequences) and ``/metrics``."""
 
 from __future__ import annotations
 
