@@ -144,8 +144,9 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # Alembic says "Context impl SQLiteImpl." each time /healthz reads the revision.
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    # Alembic says "Context impl SQLiteImpl." each time /healthz reads the revision, and
+    # lists its plugins whenever it loads: `db upgrade` reports the migration itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, WithoutQuery) for f in access.filters):
         access.addFilter(WithoutQuery())

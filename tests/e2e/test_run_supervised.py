@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import select, text
 
-from dripsms.cli.engine import _serve_while_dispatching, _server
+from dripsms.cli.engine import _listening, _serve_while_dispatching, _server
 from dripsms.engine.supervisor import DispatcherHealth
 from dripsms.runtime import Runtime
 from dripsms.settings import Settings
@@ -156,7 +156,9 @@ def test_run_stops_serving_and_reports_when_its_dispatcher_dies(tmp_path: Path) 
 
     died: list[bool] = []
     serving = threading.Thread(
-        target=lambda: died.append(_serve_while_dispatching(server, dies, stop))
+        target=lambda: died.append(
+            _serve_while_dispatching(server, _listening("127.0.0.1", 0), dies, stop)
+        )
     )
     serving.start()  # in a thread only so that a server that keeps serving fails the test
     serving.join(timeout=20)
@@ -183,7 +185,8 @@ def test_a_normal_stop_is_not_reported_as_a_death(tmp_path: Path) -> None:
         server.should_exit = True  # as SIGTERM does
         stop.wait()
 
-    assert _serve_while_dispatching(server, dispatch, stop) is False
+    sock = _listening("127.0.0.1", 0)
+    assert _serve_while_dispatching(server, sock, dispatch, stop) is False
 
 
 def test_a_lost_postgresql_connection_is_replaced_before_the_next_pass(postgres_url: str) -> None:
@@ -201,3 +204,24 @@ def test_a_lost_postgresql_connection_is_replaced_before_the_next_pass(postgres_
     with engine.connect() as connection:
         assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
     engine.dispose()
+
+
+def test_run_on_a_port_in_use_says_so_and_starts_nothing(tmp_path: Path) -> None:
+    taken = _listening("127.0.0.1", 0)
+    port = taken.getsockname()[1]
+    env = {
+        **os.environ, "DRIPSMS_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}",
+        "DRIPSMS_SEQUENCES_DIR": str(tmp_path),
+    }  # fmt: skip
+    try:
+        ran = subprocess.run(
+            [sys.executable, "-m", "dripsms", "run", "--port", str(port)], env=env,
+            capture_output=True,
+            text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        taken.close()
+    assert ran.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert "dripsms run: talking to" not in ran.stderr  # nothing started

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -182,7 +183,10 @@ def _loop(runtime: Runtime, stop: threading.Event, health: DispatcherHealth) -> 
 
 
 def _serve_while_dispatching(
-    server: uvicorn.Server, dispatch: Callable[[], None], stop: threading.Event
+    server: uvicorn.Server,
+    sock: socket.socket,
+    dispatch: Callable[[], None],
+    stop: threading.Event,
 ) -> bool:
     """Run ``server`` with ``dispatch`` in a thread; stop the server if the thread ends
     before ``stop`` is set. Returns whether the dispatcher died (the caller exits non-zero)."""
@@ -208,11 +212,30 @@ def _serve_while_dispatching(
     thread = threading.Thread(target=supervised, name="dripsms-worker")
     thread.start()
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         stop.set()  # the dispatcher finishes its calls in flight, then stops
         thread.join()
     return died.is_set()
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything starts: a port in use is a clear error,
+    not a dispatcher that ran for a moment beside a server that never listened."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise DripError(
+            f"--host/--port: cannot listen on {host}:{port}: {reason} "
+            "(is another dripsms running? stop it or pass --port)"
+        ) from None
+    return sock
 
 
 def _server(app: object, host: str, port: int) -> uvicorn.Server:
@@ -265,7 +288,9 @@ def run(
     from dripsms.web.app import create_app
 
     settings = common.settings()
+    sock = _listening(host, port)
     with ExitStack() as stack:
+        stack.callback(sock.close)
         sandbox_url = sandbox_token = None
         if settings.uses_sandbox:
             # A fresh token and random SIDs each run: the published token forges nothing,
@@ -288,7 +313,7 @@ def run(
         # handler takes it, so the dispatcher finishes its calls in flight (exit status 0).
         stop = _stop_on_signals()
         web = _server(create_app(runtime), host, port)
-        died = _serve_while_dispatching(web, lambda: _loop(runtime, stop, health), stop)
+        died = _serve_while_dispatching(web, sock, lambda: _loop(runtime, stop, health), stop)
     if died:
         render.error("the dispatcher stopped unexpectedly; exiting so the process is restarted")
         raise typer.Exit(3)
@@ -359,4 +384,5 @@ def serve(
 
     runtime = common.runtime()
     render.starting("serve", runtime)
-    _server(create_app(runtime), host, port).run()
+    sock = _listening(host, port)
+    _server(create_app(runtime), host, port).run(sockets=[sock])

@@ -34,6 +34,9 @@ class _AbortableH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        # uvicorn's access logger is process-wide: beside `dripsms run`'s own server the
+        # sandbox would log every API call dripsms makes to it. The sandbox logs none.
+        self.access_log = False
         app = self.app
 
         def reset() -> None:
