@@ -235,7 +235,8 @@ class Runtime:
         """What a dispatcher pass runs besides handoffs."""
 
         def reply_windows(now: datetime) -> dict[str, int]:
-            return run_reply_timers(self.conversations, now=now)
+            lead = self.settings.min_lead + self.settings.window_margin
+            return run_reply_timers(self.conversations, now=now, lead=lead)
 
         def notify(now: datetime) -> dict[str, int]:
             done = deliver_due(self.engine, self.notify_secret, now=now)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, event, func, select
 
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.conversations import Conversations, Inbound, InboundResult
+from dripsms.engine.status import StatusUpdate, apply_status
 from dripsms.store.tables import contacts, enrollments, messages, replies
 from dripsms.store.views import enrollment_view
 from dripsms.testing import SandboxWorld, sandbox_world
@@ -431,11 +432,28 @@ steps:
 def test_an_enrollment_that_asks_nothing_completes_once_its_text_went_out(
     world: SandboxWorld, tmp_path: Path
 ) -> None:
-    """No window ever closes for it: the pass's rolling look over active enrollments finds it."""
+    """No window ever opens for it: the pass that sees its text went out completes it."""
     (tmp_path / "sequences" / "note.yaml").write_text(NOTE)
     world.runtime.library.reload()
     enrollment_id = enroll(world, key="note", first_name="Ada")
     assert world.tick().sent_now == 1
     assert enrollment_state(world, enrollment_id) == "active"
+    assert world.tick().completed == 1
+    assert enrollment_state(world, enrollment_id) == "completed"
+
+
+def test_an_enrollment_settled_by_a_path_that_checks_nothing_completes_in_the_rolling_scan(
+    world: SandboxWorld,
+) -> None:
+    """Its only text failed at Twilio (a status, not a reply): nothing closes a window for
+    it, so the rolling scan over active enrollments finds it, once a minute, not every pass."""
+    enrollment_id = enroll(world, key="one")
+    assert world.tick().sent_now == 1
+    sid = rows(world)["mood"].sid
+    outcome = apply_status(world.engine, StatusUpdate(sid, "failed", error_code=30003), now=T0)
+    assert outcome.state is not None and outcome.state.value == "failed"
+    assert world.tick().completed == 0  # the scan ran on the first pass: not again so soon
+    assert enrollment_state(world, enrollment_id) == "active"
+    world.at(T0 + timedelta(minutes=1))
     assert world.tick().completed == 1
     assert enrollment_state(world, enrollment_id) == "completed"

@@ -9,7 +9,7 @@ others) end ``completed`` when nothing is left to send and no window is open.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
@@ -27,35 +27,50 @@ from dripsms.store.replies import (
 
 COMPLETION_SCAN = "completion_scan"
 SCAN_SLICE = 500
-"""Active enrollments looked at per pass for completion, besides those just touched."""
+"""Active enrollments looked at per scan for completion, besides those just touched."""
+SCAN_EVERY = timedelta(minutes=1)
+"""How often the rolling completion scan runs: a safety net, not on every pass (the
+enrollments a pass touches are checked at once)."""
 MAX_PAGES = 20
 
 
-def close_reply_windows(conversations: Conversations, *, now: datetime, limit: int = 1000) -> int:
+LEAD = timedelta(minutes=17)
+"""The default minimum lead plus margin: a message due sooner than this is sent at once."""
+
+
+def close_reply_windows(
+    conversations: Conversations, *, now: datetime, limit: int = 1000, lead: timedelta = LEAD
+) -> int:
     """Run ``on_no_reply`` for every question whose window closed unanswered; how many."""
-    return run_reply_timers(conversations, now=now, limit=limit)["no_reply"]
+    return run_reply_timers(conversations, now=now, limit=limit, lead=lead)["no_reply"]
 
 
 def run_reply_timers(
-    conversations: Conversations, *, now: datetime, limit: int = 1000
+    conversations: Conversations, *, now: datetime, limit: int = 1000, lead: timedelta = LEAD
 ) -> dict[str, int]:
-    """Close run-out windows, then complete finished enrollments; counts of each."""
+    """Close run-out windows, then complete finished enrollments; counts of each.
+
+    ``lead``: how far ahead of its due time a message may go out (the provider window's
+    minimum lead and margin: sooner than that it is sent at once).
+    """
     handled = 0
     touched: set[int] = set()
     with conversations.engine.begin() as connection:
         skipped = 0  # windows still open stay in the listing: page past them
         for _ in range(MAX_PAGES):
             page_handled, still_open, seen = _close_page(
-                conversations, connection, now, limit, skipped, touched
+                conversations, connection, now, now + lead, limit, skipped, touched
             )
             handled += page_handled
             skipped += still_open
             if seen < limit:
                 break
-        after = load_position(connection, COMPLETION_SCAN)
-        batch = active_enrollments_after(connection, after, SCAN_SLICE)
-        position = batch[-1] if len(batch) == SCAN_SLICE else 0
-        save_position(connection, COMPLETION_SCAN, position, now)
+        batch: list[int] = []
+        after, scanned_at = load_position(connection, COMPLETION_SCAN)
+        if scanned_at is None or now - scanned_at >= SCAN_EVERY or now < scanned_at:
+            batch = active_enrollments_after(connection, after, SCAN_SLICE)
+            position = batch[-1] if len(batch) == SCAN_SLICE else 0
+            save_position(connection, COMPLETION_SCAN, position, now)
         completed = complete_finished(connection, sorted(touched | set(batch)), now)
     return {"no_reply": handled, "completed": completed}
 
@@ -64,6 +79,7 @@ def _close_page(
     conversations: Conversations,
     connection: Connection,
     now: datetime,
+    due_by: datetime,
     limit: int,
     offset: int,
     touched: set[int],
@@ -74,8 +90,12 @@ def _close_page(
     def pinned(digest: str, text: str, key: str) -> Sequence:
         return library.pinned(digest, text, key).sequence
 
-    questions, others = unclosed(connection, pinned, at=now, limit=limit, offset=offset)
-    close_many(connection, others, now)  # steps that ask nothing: no window to wait for
+    questions, others = unclosed(
+        connection, pinned, at=now, due_by=due_by, limit=limit, offset=offset
+    )
+    # Steps that ask nothing: no window to wait for; their enrollment may be done now.
+    close_many(connection, (message_id for message_id, _ in others), now)
+    touched.update(enrollment_id for _, enrollment_id in others)
     handled = still_open = 0
     for question in questions:
         if question.enrollment_state == "active" and not question.has_elapsed(now):

@@ -166,11 +166,24 @@ def open_questions(
 
 
 def unclosed(
-    connection: Connection, pinned: Pinned, *, at: datetime, limit: int, offset: int = 0
-) -> tuple[list[Question], list[int]]:
+    connection: Connection,
+    pinned: Pinned,
+    *,
+    at: datetime,
+    due_by: datetime,
+    limit: int,
+    offset: int = 0,
+) -> tuple[list[Question], list[tuple[int, int]]]:
     """Sent step messages whose window is not closed yet, opened by ``at``, oldest first:
-    the questions among them, and the ids of the rest (steps that ask nothing)."""
+    the questions among them, and (message id, enrollment id) of the rest (steps that ask
+    nothing).
+
+    ``due_by`` bounds the due times looked at (through the state and due-time index): no
+    message due later than the provider window's earliest ``SendAt`` at ``at`` has gone
+    out, so the messages Twilio holds for later cost nothing here.
+    """
     query = _asked(
+        m.due_at <= due_by,
         m.no_reply_handled_at.is_(None),
         # a message Twilio holds until a future SendAt has not gone out yet
         or_(m.state != S.SCHEDULED.value, m.send_at <= at, m.send_at.is_(None)),
@@ -178,21 +191,25 @@ def unclosed(
         limit=limit,
     ).offset(offset)
     questions: list[Question] = []
-    others: list[int] = []
+    others: list[tuple[int, int]] = []
     for row in connection.execute(query):
         sequence = pinned(row.digest, row.text, row.key)
         step = sequence.step(row.step_id)
         if step.expect_reply is None:
-            others.append(row.id)
+            others.append((row.id, row.eid))
         else:
             questions.append(_question(row, sequence, step))
     return questions, others
 
 
-def load_position(connection: Connection, name: str) -> int:
-    """A named scan position (0 when none is stored)."""
-    value = connection.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar()
-    return int(value) if value and value.isdigit() else 0
+def load_position(connection: Connection, name: str) -> tuple[int, datetime | None]:
+    """A named scan position (0 when none is stored) and when it was saved."""
+    row = connection.execute(
+        select(cursors.c.value, cursors.c.updated_at).where(cursors.c.name == name)
+    ).first()
+    if row is None:
+        return 0, None
+    return (int(row.value) if row.value.isdigit() else 0), row.updated_at
 
 
 def save_position(connection: Connection, name: str, value: int, at: datetime) -> None:
