@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import phonenumbers
 
-from dripsms.errors import DripError
+from dripsms.errors import InvalidInput
 
 
-class InvalidPhone(DripError):
+class InvalidPhone(InvalidInput):
     """A phone number that cannot be read or does not exist."""
 
 

@@ -25,10 +25,10 @@ from dripsms.core.timeline import (
     next_allowed,
     plan_timeline,
 )
-from dripsms.errors import DripError
+from dripsms.errors import InvalidInput
 
 
-class EnrollmentError(DripError):
+class EnrollmentError(InvalidInput):
     """An enrollment request is invalid; ``field`` names what is wrong."""
 
     def __init__(self, field: str, message: str) -> None:

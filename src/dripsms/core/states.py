@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from dripsms.errors import DripError
+from dripsms.errors import InvariantBroken
 
 
 class MessageState(StrEnum):
@@ -117,7 +117,7 @@ TWILIO_STATUSES: dict[str, MessageState] = {
 """Twilio's message statuses mapped onto ours."""
 
 
-class IllegalTransition(DripError):
+class IllegalTransition(InvariantBroken):
     """A message cannot move from one state to another."""
 
     def __init__(self, current: MessageState, target: MessageState) -> None:

@@ -18,13 +18,14 @@ from dripsms.core.sequence.model import Sequence
 from dripsms.core.states import MessageState
 from dripsms.core.timeline import AnchorOutOfRange, PlannedStep, check_anchor, plan_timeline
 from dripsms.engine.library import SequenceLibrary
+from dripsms.errors import NotFound
 from dripsms.store.events import event_row, record
 from dripsms.store.tables import contacts, enrollments, messages, sequence_versions
 
 S = MessageState
 
 
-class UnknownContact(EnrollmentError):
+class UnknownContact(EnrollmentError, NotFound):
     """No contact has this phone."""
 
 

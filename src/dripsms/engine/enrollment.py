@@ -20,13 +20,14 @@ from dripsms.core.planning import (
 from dripsms.core.sequence.loader import LoadedSequence
 from dripsms.core.states import MessageState
 from dripsms.engine.library import SequenceLibrary, UnknownSequence
+from dripsms.errors import Conflict
 from dripsms.store import repository
 from dripsms.store.events import event_row, record
 
 log = logging.getLogger(__name__)
 
 
-class DuplicateEnrollment(EnrollmentError):
+class DuplicateEnrollment(EnrollmentError, Conflict):
     """The contact already has an active enrollment in this sequence with this external id."""
 
     def __init__(self, sequence: str, external_id: str, enrollment_id: int | None = None) -> None:

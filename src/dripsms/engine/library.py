@@ -9,10 +9,10 @@ from typing import Any
 from dripsms.catalog import load_all
 from dripsms.core.sequence.loader import LoadedSequence, parse_sequence
 from dripsms.core.yaml_source import YamlProblem, parse_yaml
-from dripsms.errors import DripError, Problem
+from dripsms.errors import NotFound, Problem
 
 
-class UnknownSequence(DripError):
+class UnknownSequence(NotFound):
     """No valid sequence file has this key."""
 
 

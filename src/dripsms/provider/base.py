@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from dripsms.errors import DripError
+from dripsms.errors import Unavailable
 
 OPTED_OUT = 21610
 PERMANENT_CODES = frozenset({21211, 21214, 21408, 21610, 21612, 21614, 21606, 30004, 30006})
@@ -39,7 +39,7 @@ class ProviderMessage:
     error_code: int | None = None
 
 
-class ProviderError(DripError):
+class ProviderError(Unavailable):
     """A provider call failed; the flags say what may be done about it.
 
     ``retryable``: trying again later may work. ``outcome_unknown``: the request may have

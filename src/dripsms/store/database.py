@@ -12,12 +12,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from dripsms.errors import DripError
+from dripsms.errors import Unavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class DatabaseNotReady(DripError):
+class DatabaseNotReady(Unavailable):
     """The database is missing migrations; ``dripsms db upgrade`` fixes it."""
 
 
