@@ -223,7 +223,9 @@ def _listening(host: str, port: int) -> socket.socket:
     """The server's socket, bound before anything starts: a port in use is a clear error,
     not a dispatcher that ran for a moment beside a server that never listened."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # An explicit IPPROTO_TCP, as asyncio's own sockets have: asyncio then sets TCP_NODELAY
+    # on each accepted connection (without it, small answers wait for delayed ACKs).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -384,5 +386,5 @@ def serve(
 
     runtime = common.runtime()
     render.starting("serve", runtime)
-    sock = _listening(host, port)
-    _server(create_app(runtime), host, port).run(sockets=[sock])
+    web = _server(create_app(runtime), host, port)
+    web.run(sockets=[_listening(host, port)])
