@@ -56,6 +56,44 @@ class MessageState(StrEnum):
     a status callback that still comes moves it on."""
 
 
+
+class MessageKind(StrEnum):
+    """What an outbox row is."""
+
+    STEP = "step"
+    """A step of the sequence."""
+    TEXT = "text"
+    """A rule's answer (``send``), sent through the outbox."""
+    STAFF = "staff"
+    """An alert to a notify target's phone."""
+    SUPERSEDED = "superseded"
+    """A step re-planned after its anchor moved (canceled at Twilio)."""
+
+
+class ReplyKind(StrEnum):
+    """What an inbound text became (see docs/conversations.md)."""
+
+    MATCHED = "matched"
+    INVALID = "invalid"
+    FOLLOWUP = "followup"
+    LATE = "late"
+    UNMATCHED = "unmatched"
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HELP = "help"
+
+
+class EnrollmentState(StrEnum):
+    """Where an enrollment stands."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    """Nothing left to send and no reply window open."""
+    EXITED = "exited"
+    """Ended by a rule (``exit``) or an opt-out."""
+    CANCELED = "canceled"
+    """Ended by a person (unenroll)."""
+
 S = MessageState
 
 TERMINAL = frozenset(
