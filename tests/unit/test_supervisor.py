@@ -159,3 +159,11 @@ def test_the_heartbeat_follows_each_good_pass_and_its_failure_is_not_a_pass_fail
     assert len(beats) == 3  # not after the failed pass
     assert waits == [2.5, 5.0, 5.0, 5.0]
     assert loop.health.snapshot().errors == {"OperationalError": 1}
+
+
+def test_one_backoff_doubles_caps_and_spreads() -> None:
+    from dripsms.core.backoff import backoff
+
+    assert [backoff(n, base=2.0, cap=600.0, jitter=1.0) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+    assert backoff(40, base=2.0, cap=600.0, jitter=1.0) == 600.0  # capped, no overflow
+    assert backoff(1, base=2.0, cap=600.0, jitter=0.0) == 1.0  # half of it at least

@@ -56,7 +56,6 @@ class MessageState(StrEnum):
     a status callback that still comes moves it on."""
 
 
-
 class MessageKind(StrEnum):
     """What an outbox row is."""
 
@@ -93,6 +92,7 @@ class EnrollmentState(StrEnum):
     """Ended by a rule (``exit``) or an opt-out."""
     CANCELED = "canceled"
     """Ended by a person (unenroll)."""
+
 
 S = MessageState
 

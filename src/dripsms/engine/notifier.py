@@ -18,6 +18,7 @@ from typing import Any
 import requests
 from sqlalchemy import Engine, select, update
 
+from dripsms.core.backoff import backoff
 from dripsms.store.tables import notifications
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def deliver_due(
                 report.failed += 1
                 log.error("notify webhook gave up", extra={"action": "alert", "id": row.id})
             else:
-                delay = min(3600.0, 5.0 * 2 ** (attempts - 1)) * (0.5 + random.random() / 2)
+                delay = backoff(attempts, base=5.0, cap=3600.0, jitter=random.random())
                 values = {"next_attempt_at": now + timedelta(seconds=delay), "last_error": error}
                 report.retrying += 1
             connection.execute(

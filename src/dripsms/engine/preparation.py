@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dripsms.core.backoff import backoff as retry_delay
 from dripsms.core.context import template_context, typed_attributes
 from dripsms.core.handoff import Decision, ProviderWindow, decide, too_late
 from dripsms.core.sequence.model import Sequence
@@ -131,9 +132,9 @@ def _prepare_text(
 
 
 def backoff(attempts: int, retry_after: float | None, jitter: float) -> timedelta:
-    """Exponential backoff (2 s doubling, capped at 10 min) with jitter in [0, 1)."""
-    base = min(600.0, 2.0 * 2 ** max(0, attempts - 1))
-    delay = base * (0.5 + jitter / 2)
+    """A handoff's wait before its next try: 2 s doubling, at most 10 min, jittered; never
+    sooner than Twilio's ``Retry-After``."""
+    delay = retry_delay(attempts, base=2.0, cap=600.0, jitter=jitter)
     return timedelta(seconds=max(delay, retry_after or 0.0))
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dripsms.clock import Clock
+from dripsms.core.backoff import backoff
 from dripsms.engine.outcomes import TickReport
 from dripsms.logs import mask_phones
 
@@ -25,8 +26,7 @@ log = logging.getLogger("dripsms.worker")
 def pass_backoff(failures: int, *, base: float, cap: float, jitter: float) -> float:
     """Seconds to wait after ``failures`` failed passes in a row: ``base`` doubling, at most
     ``cap``, scaled by ``0.5 + jitter / 2`` (``jitter`` in [0, 1)) so workers spread out."""
-    exponent = min(max(failures - 1, 0), 32)
-    return min(cap, base * 2.0**exponent) * (0.5 + jitter / 2)
+    return backoff(failures, base=base, cap=cap, jitter=jitter)
 
 
 def describe(error: BaseException) -> tuple[str, str]:
