@@ -9,22 +9,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
 
 from dripsms.core.attributes import attributes_to_json, coerce
 from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.sequence.model import Action
-from dripsms.core.states import MessageState
+from dripsms.core.states import EnrollmentState, MessageKind, MessageState
 from dripsms.core.templates import evaluate, render
 from dripsms.engine.alerts import Alert, alert_payload, alert_text
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.preparation import settled
 from dripsms.engine.stopping import end_enrollment
-from dripsms.errors import TemplateError
+from dripsms.errors import InvariantBroken, TemplateError
+from dripsms.store import conversations as store
 from dripsms.store import outbox
 from dripsms.store.events import event_row, record
+from dripsms.store.notifications import queue_notification
 from dripsms.store.replies import Question, finished_enrollments
-from dripsms.store.tables import enrollments, messages, notifications, sequence_versions
 
 log = logging.getLogger(__name__)
 S = MessageState
@@ -45,6 +46,60 @@ class Trigger:
     """The ``if`` of the rule that matched, when there was one."""
     tries: int = 0
     """Unreadable answers before giving up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Text the contact (rendered from a template)."""
+
+    template: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetAttributes:
+    """Set enrollment attributes (coerced to the sequence's declared types)."""
+
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Alert a notify target: its webhook and its staff phones."""
+
+    target: str
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Goto:
+    """Jump to a later step: send it now, skip those in between."""
+
+    step: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """End the enrollment (``exited``)."""
+
+
+RuleAction = Send | SetAttributes | Notify | Goto | Exit
+"""One action of a rule, typed."""
+
+
+def typed(action: Action) -> RuleAction:
+    """The sequence model's action as a :data:`RuleAction`."""
+    kind = action.kind
+    if kind == "send":
+        return Send(action.send or "")
+    if kind == "set":
+        return SetAttributes(action.set_ or {})
+    if kind == "notify":
+        return Notify(action.notify or "", action.message)
+    if kind == "goto":
+        return Goto(action.goto or "")
+    if kind == "exit":
+        return Exit()
+    raise InvariantBroken(f"unknown action kind {kind!r}")
 
 
 class ActionRunner:
@@ -76,21 +131,21 @@ class ActionRunner:
     def run(self, actions: tuple[Action, ...]) -> list[str]:
         """Every action in order; stops after ``exit``."""
         for action in actions:
-            kind = action.kind
-            if kind == "send":
-                self._send(action.send or "")
-            elif kind == "set":
-                self._set(action.set_ or {})
-            elif kind == "notify":
-                self._notify(action.notify or "", action.message)
-            elif kind == "goto":
-                self._goto(action.goto or "")
-            elif kind == "exit":
-                end_enrollment(
-                    self.connection, self.question.enrollment_id, self.now,
-                    state="exited", cause="rule_exit",
-                )  # fmt: skip
-                return self.answers
+            match typed(action):
+                case Send(template):
+                    self._send(template)
+                case SetAttributes(values):
+                    self._set(values)
+                case Notify(target, message):
+                    self._notify(target, message)
+                case Goto(step):
+                    self._goto(step)
+                case Exit():
+                    end_enrollment(
+                        self.connection, self.question.enrollment_id, self.now,
+                        state=EnrollmentState.EXITED, cause="rule_exit",
+                    )  # fmt: skip
+                    return self.answers
         recheck_conditions(
             self.connection, self.library, self.question.enrollment_id, self.context, self.now
         )
@@ -112,20 +167,16 @@ class ActionRunner:
 
     def _set(self, values: dict[str, Any]) -> None:
         sequence = self.question.sequence
-        typed = {
+        coerced = {
             name: coerce(sequence.attributes[name].type, value, sequence.attributes[name].values)
             for name, value in values.items()
         }
-        e = enrollments.c
-        current = self.connection.execute(
-            select(e.attributes).where(e.id == self.question.enrollment_id)
-        ).scalar_one()
-        self.connection.execute(
-            update(enrollments)
-            .where(e.id == self.question.enrollment_id)
-            .values(attributes={**dict(current), **attributes_to_json(typed)})
+        enrollment_id = self.question.enrollment_id
+        current = store.enrollment_attributes(self.connection, enrollment_id)
+        store.set_enrollment_attributes(
+            self.connection, enrollment_id, {**current, **attributes_to_json(coerced)}
         )
-        self.context.update(typed)
+        self.context.update(coerced)
 
     def _alert(self, target_name: str) -> Alert:
         trigger = self.trigger
@@ -150,52 +201,35 @@ class ActionRunner:
         target = self.question.sequence.notify[target_name]
         alert = self._alert(target_name)
         text = alert_text(alert, self.context, message)
+        enrollment_id = self.question.enrollment_id
         if target.webhook is not None:
-            self.connection.execute(
-                insert(notifications).values(
-                    enrollment_id=self.question.enrollment_id, target=target_name,
-                    url=str(target.webhook), payload=alert_payload(alert, text),
-                    state="pending", next_attempt_at=self.now, created_at=self.now,
-                )
+            queue_notification(
+                self.connection, enrollment_id, target_name, str(target.webhook),
+                alert_payload(alert, text), self.now,
             )  # fmt: skip
         for index, phone in enumerate(target.phones):
-            self.connection.execute(
-                insert(messages).values(
-                    enrollment_id=self.question.enrollment_id,
-                    step_id=f"{self.question.step.id}#{self.trigger.tag}#staff{index}"[:64],
-                    state=S.PLANNED.value, due_at=self.now, body=text, kind="staff",
-                    to_phone=phone, updated_at=self.now,
-                )
+            store.add_text(
+                self.connection, enrollment_id,
+                f"{self.question.step.id}#{self.trigger.tag}#staff{index}", text, self.now,
+                kind=MessageKind.STAFF, to_phone=phone,
             )  # fmt: skip
 
     def _goto(self, target: str) -> None:
-        m = messages.c
         enrollment_id = self.question.enrollment_id
         order = [s.id for s in self.question.sequence.steps]
         start, end = order.index(self.question.step.id), order.index(target)
         skipped = order[start + 1 : end] if end > start else []
-        rows = self.connection.execute(
-            select(m.id, m.step_id, m.state).where(
-                m.enrollment_id == enrollment_id, m.step_id.in_([*skipped, target])
-            )
-        ).all()
-        events = []
-        for row in rows:
-            if row.step_id == target:
-                if S(row.state) in (S.BLOCKED, S.PLANNED):
-                    self.connection.execute(
-                        update(messages).where(m.id == row.id).values(
-                            state=S.PLANNED.value, due_at=self.now, next_attempt_at=None,
-                            updated_at=self.now,
-                        )
-                    )  # fmt: skip
-                    events.append(event_row(
-                        self.now, "message", "goto", message_id=row.id,
-                        enrollment_id=enrollment_id, from_state=row.state,
-                        to_state=S.PLANNED.value,
-                    ))  # fmt: skip
-            else:
-                _stop_one(self.connection, row.id, S(row.state), self.now, "goto", events)
+        events: list[dict[str, Any]] = []
+        for row in store.messages_of_steps(self.connection, enrollment_id, [*skipped, target]):
+            if row.step_id != target:
+                _stop_one(self.connection, row.id, row.state, self.now, "goto", events)
+            elif row.state in (S.BLOCKED, S.PLANNED):
+                store.plan_now(self.connection, row.id, self.now)
+                events.append(event_row(
+                    self.now, "message", "goto", message_id=row.id,
+                    enrollment_id=enrollment_id, from_state=row.state.value,
+                    to_state=S.PLANNED.value,
+                ))  # fmt: skip
         record(self.connection, events)
 
 
@@ -203,12 +237,7 @@ def enqueue_text(
     connection: Connection, enrollment_id: int, tag: str, body: str, now: datetime
 ) -> None:
     """A text for the dispatcher to send at once to the enrollment's contact."""
-    connection.execute(
-        insert(messages).values(
-            enrollment_id=enrollment_id, step_id=tag[:64], state=S.PLANNED.value, due_at=now,
-            body=body, kind="text", updated_at=now,
-        )
-    )  # fmt: skip
+    store.add_text(connection, enrollment_id, tag, body, now)
 
 
 def _stop_one(
@@ -220,32 +249,18 @@ def _stop_one(
     events: list[dict[str, Any]],
 ) -> None:
     """Skip a message not handed off; ask the dispatcher to cancel one Twilio holds."""
-    m = messages.c
     if state in (S.PLANNED, S.BLOCKED):
-        connection.execute(
-            update(messages)
-            .where(m.id == message_id, m.state == state.value)
-            .values(state=S.SKIPPED.value, updated_at=now)
-        )
+        store.skip_unsent(connection, message_id, state, now)
         events.append(event_row(now, "message", cause, message_id=message_id,
                                 from_state=state.value, to_state=S.SKIPPED.value))  # fmt: skip
     elif state is S.SCHEDULED:
-        connection.execute(
-            update(messages)
-            .where(m.id == message_id, m.cancel_requested_at.is_(None))
-            .values(cancel_requested_at=now)
-        )
+        store.request_cancel(connection, message_id, now)
         events.append(event_row(now, "message", f"{cause}_cancel_requested", message_id=message_id))
 
 
 def _pinned_of(connection: Connection, library: SequenceLibrary, enrollment_id: int) -> Any:
-    e, v = enrollments.c, sequence_versions.c
-    version = connection.execute(
-        select(v.key, v.digest, v.text)
-        .join(enrollments, e.sequence_version_id == v.id)
-        .where(e.id == enrollment_id)
-    ).one()
-    return library.pinned(version.digest, version.text, version.key).sequence
+    digest, text, key = store.pinned_version_of(connection, enrollment_id)
+    return library.pinned(digest, text, key).sequence
 
 
 def recheck_conditions(
@@ -256,17 +271,9 @@ def recheck_conditions(
     now: datetime,
 ) -> None:
     """A reply may turn a later step's condition false: skip it, or cancel it at Twilio."""
-    m = messages.c
     sequence = _pinned_of(connection, library, enrollment_id)
-    rows = connection.execute(
-        select(m.id, m.step_id, m.state).where(
-            m.enrollment_id == enrollment_id,
-            m.kind == "step",
-            m.state.in_([S.PLANNED.value, S.SCHEDULED.value]),
-        )
-    ).all()
     events: list[dict[str, Any]] = []
-    for row in rows:
+    for row in store.pending_steps(connection, enrollment_id):
         step = sequence.step(row.step_id)
         if step.when is None:
             continue
@@ -275,7 +282,7 @@ def recheck_conditions(
         except TemplateError:
             continue  # undecidable now: it is decided again at handoff
         if not still:
-            _stop_one(connection, row.id, S(row.state), now, "condition_false", events)
+            _stop_one(connection, row.id, row.state, now, "condition_false", events)
     record(connection, events)
 
 
@@ -287,18 +294,10 @@ def release_waiting(
     The dispatcher does the same on its next pass; this is for a question closed early
     (reprompts ran out), so the steps waiting on it go at once.
     """
-    m = messages.c
-    sequence = _pinned_of(connection, library, enrollment_id)
-    blocked = connection.execute(
-        select(m.id, m.step_id).where(
-            m.enrollment_id == enrollment_id,
-            m.state == S.BLOCKED.value,
-            m.due_at.is_not(None),
-            m.kind == "step",
-        )
-    ).all()
+    blocked = store.waiting_steps(connection, enrollment_id)
     if not blocked:
         return 0
+    sequence = _pinned_of(connection, library, enrollment_id)
     rows = outbox.steps_of(connection, [enrollment_id])[enrollment_id]
     known = outbox.replies_of(connection, [enrollment_id])[enrollment_id]
     released = 0
@@ -318,37 +317,27 @@ def complete_finished(connection: Connection, enrollment_ids: list[int], now: da
     Steps only a ``goto`` could reach (blocked, no due time) are skipped: nothing can
     reach them any more. Nothing else is touched (no cancel request: nothing is held).
     """
-    e, m = enrollments.c, messages.c
     done = 0
     for enrollment_id in finished_enrollments(connection, enrollment_ids, at=now):
-        ended = connection.execute(
-            update(enrollments)
-            .where(e.id == enrollment_id, e.state == "active")
-            .values(state="completed", ended_at=now, end_reason="finished")
-            .returning(e.contact_id)
-        ).first()
-        if ended is None:
+        contact_id = store.complete_enrollment(connection, enrollment_id, now)
+        if contact_id is None:
             continue
-        skipped = connection.execute(
-            update(messages)
-            .where(m.enrollment_id == enrollment_id, m.state == S.BLOCKED.value)
-            .values(state=S.SKIPPED.value, updated_at=now)
-            .returning(m.id)
-        ).all()
+        skipped = store.skip_blocked(connection, enrollment_id, now)
         record(
             connection,
             [
                 event_row(
                     now, "enrollment", "finished", enrollment_id=enrollment_id,
-                    contact_id=ended.contact_id, from_state="active", to_state="completed",
+                    contact_id=contact_id, from_state=EnrollmentState.ACTIVE.value,
+                    to_state=EnrollmentState.COMPLETED.value,
                 ),
                 *(
                     event_row(
-                        now, "message", "finished", message_id=row.id,
+                        now, "message", "finished", message_id=message_id,
                         enrollment_id=enrollment_id, from_state=S.BLOCKED.value,
                         to_state=S.SKIPPED.value,
                     )
-                    for row in skipped
+                    for message_id in skipped
                 ),
             ],
         )  # fmt: skip

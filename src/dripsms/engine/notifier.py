@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
 from dripsms.core.backoff import backoff
-from dripsms.store.tables import notifications
+from dripsms.store import notifications
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Dripsms-Signature"
@@ -53,49 +53,44 @@ def _body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False).encode()
 
 
+def _post(
+    row: notifications.DueNotification, secret: str, now: datetime, timeout: float
+) -> str | None:
+    """POST one notification; None on a 2xx, else what went wrong."""
+    body = _body(row.payload)
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature(secret, int(now.timestamp()), body),
+        "User-Agent": "dripsms-notify",
+    }
+    try:
+        answer = requests.post(row.url, data=body, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+
+
 def deliver_due(
     engine: Engine, secret: str, *, now: datetime, timeout: float = 5.0, limit: int = 100
 ) -> NotifyReport:
     """POST every notification that is due; no database transaction spans a request."""
-    n = notifications.c
     report = NotifyReport()
     with engine.connect() as connection:
-        due = connection.execute(
-            select(n.id, n.url, n.payload, n.attempts)
-            .where(n.state == "pending", n.next_attempt_at <= now)
-            .order_by(n.next_attempt_at)
-            .limit(limit)
-        ).all()
+        due = notifications.due_notifications(connection, now, limit)
     for row in due:
-        body = _body(dict(row.payload))
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature(secret, int(now.timestamp()), body),
-            "User-Agent": "dripsms-notify",
-        }
-        error: str | None = None
-        try:
-            answer = requests.post(row.url, data=body, headers=headers, timeout=timeout)
-            if not 200 <= answer.status_code < 300:
-                error = f"HTTP {answer.status_code}"
-        except requests.RequestException as exc:
-            error = type(exc).__name__
+        error = _post(row, secret, now, timeout)
         attempts = row.attempts + 1
         with engine.begin() as connection:
             if error is None:
-                values: dict[str, Any] = {"state": "delivered", "delivered_at": now}
+                notifications.mark_delivered(connection, row.id, attempts, now)
                 report.delivered += 1
             elif attempts >= MAX_ATTEMPTS:
-                values = {"state": "failed", "last_error": error}
+                notifications.mark_failed(connection, row.id, attempts, error)
                 report.failed += 1
                 log.error("notify webhook gave up", extra={"action": "alert", "id": row.id})
             else:
                 delay = backoff(attempts, base=5.0, cap=3600.0, jitter=random.random())
-                values = {"next_attempt_at": now + timedelta(seconds=delay), "last_error": error}
+                later = now + timedelta(seconds=delay)
+                notifications.retry_at(connection, row.id, attempts, error, later)
                 report.retrying += 1
-            connection.execute(
-                update(notifications)
-                .where(n.id == row.id, n.state == "pending")
-                .values(attempts=attempts, **values)
-            )
     return report

@@ -11,30 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine
 
 from dripsms.engine.conversations import Conversations, Inbound
 from dripsms.provider.base import Provider, ProviderError
-from dripsms.store.tables import cursors, replies
-
-
-def _cursor(engine: Engine, name: str) -> datetime | None:
-    with engine.connect() as connection:
-        value = connection.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar()
-    return datetime.fromisoformat(value) if value else None
-
-
-def _save_cursor(engine: Engine, name: str, value: datetime, now: datetime) -> None:
-    with engine.begin() as connection:
-        changed = connection.execute(
-            update(cursors)
-            .where(cursors.c.name == name)
-            .values(value=value.isoformat(), updated_at=now)
-        ).rowcount
-        if not changed:
-            connection.execute(
-                insert(cursors).values(name=name, value=value.isoformat(), updated_at=now)
-            )
+from dripsms.store.replies import load_cursor, save_cursor, stored_sids
 
 
 def recover_replies(
@@ -50,7 +31,8 @@ def recover_replies(
     recovered = 0
     for number in numbers:
         name = f"inbound:{number}"
-        since = _cursor(engine, name) or now - first_look
+        with engine.connect() as connection:
+            since = load_cursor(connection, name) or now - first_look
         try:
             listed = provider.received(to=number, since=since - timedelta(days=1))
         except ProviderError:
@@ -59,13 +41,7 @@ def recover_replies(
         if not fresh:
             continue
         with engine.connect() as connection:
-            known = set(
-                connection.execute(
-                    select(replies.c.message_sid).where(
-                        replies.c.message_sid.in_([m.sid for m in fresh])
-                    )
-                ).scalars()
-            )
+            known = stored_sids(connection, (m.sid for m in fresh))
         newest = since
         for message in sorted(fresh, key=lambda m: m.date_created or now):
             when = message.date_created or now
@@ -77,5 +53,6 @@ def recover_replies(
                 immediate=False,
             )
             recovered += 1
-        _save_cursor(engine, name, newest, now)
+        with engine.begin() as connection:
+            save_cursor(connection, name, newest, now)
     return recovered

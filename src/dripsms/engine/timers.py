@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from dripsms.core.sequence.model import Sequence
+from dripsms.core.states import EnrollmentState
 from dripsms.engine.actions import ActionRunner, Trigger, complete_finished
 from dripsms.engine.conversations import Conversations
 from dripsms.store.replies import (
@@ -98,12 +99,12 @@ def _close_page(
     touched.update(enrollment_id for _, enrollment_id in others)
     handled = still_open = 0
     for question in questions:
-        if question.enrollment_state == "active" and not question.has_elapsed(now):
+        if question.enrollment_state == EnrollmentState.ACTIVE and not question.has_elapsed(now):
             still_open += 1
             continue
         if not close_question(connection, question.message_id, now):
             continue
-        if question.enrollment_state != "active":
+        if question.enrollment_state != EnrollmentState.ACTIVE:
             continue
         touched.add(question.enrollment_id)
         if question.answered or not question.step.on_no_reply:

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 
 from dripsms.core.sequence.model import Sequence, Step
-from dripsms.core.states import MessageState
+from dripsms.core.states import EnrollmentState, MessageKind, MessageState, ReplyKind
 from dripsms.store.tables import (
     contacts,
     cursors,
@@ -98,7 +98,9 @@ class Question:
 def _answered() -> ColumnElement[bool]:
     r = replies.c
     return exists().where(
-        r.enrollment_id == m.enrollment_id, r.step_id == m.step_id, r.kind == "matched"
+        r.enrollment_id == m.enrollment_id,
+        r.step_id == m.step_id,
+        r.kind == ReplyKind.MATCHED.value,
     )
 
 
@@ -122,7 +124,11 @@ def _asked(*conditions: ColumnElement[bool], limit: int | None = None) -> Select
         .join(enrollments, e.id == m.enrollment_id)
         .join(contacts, c.id == e.contact_id)
         .join(sequence_versions, v.id == e.sequence_version_id)
-        .where(m.kind == "step", m.state.in_([s.value for s in QUESTION_STATES]), *conditions)
+        .where(
+            m.kind == MessageKind.STEP.value,
+            m.state.in_([s.value for s in QUESTION_STATES]),
+            *conditions,
+        )
         .order_by(OPENED_AT, m.id)
     )
     return query.limit(limit) if limit is not None else query
@@ -152,7 +158,12 @@ def questions_of(connection: Connection, pinned: Pinned, *, phone: str) -> list[
     return _questions(
         connection,
         pinned,
-        _asked(contacts.c.phone == phone, enrollments.c.state.in_(["active", "completed"])),
+        _asked(
+            contacts.c.phone == phone,
+            enrollments.c.state.in_(
+                [EnrollmentState.ACTIVE.value, EnrollmentState.COMPLETED.value]
+            ),
+        ),
     )
 
 
@@ -161,7 +172,7 @@ def open_questions(
 ) -> list[Question]:
     """The questions a reply from ``phone`` at ``at`` may answer, most recently opened first."""
     asked = questions_of(connection, pinned, phone=phone)
-    found = [q for q in asked if q.enrollment_state == "active" and q.is_open(at)]
+    found = [q for q in asked if q.enrollment_state == EnrollmentState.ACTIVE and q.is_open(at)]
     return sorted(found, key=lambda q: q.opened_at, reverse=True)
 
 
@@ -249,7 +260,9 @@ def invalid_count(connection: Connection, enrollment_id: int, step_id: str) -> i
     return int(
         connection.execute(
             select(func.count()).where(
-                r.enrollment_id == enrollment_id, r.step_id == step_id, r.kind == "invalid"
+                r.enrollment_id == enrollment_id,
+                r.step_id == step_id,
+                r.kind == ReplyKind.INVALID.value,
             )
         ).scalar_one()
     )
@@ -270,7 +283,7 @@ def _left_to_send(at: datetime) -> ColumnElement[bool]:
 
 def _window_pending() -> ColumnElement[bool]:
     return and_(
-        m.kind == "step",
+        m.kind == MessageKind.STEP.value,
         m.state.in_([s.value for s in QUESTION_STATES]),
         m.no_reply_handled_at.is_(None),
     )
@@ -289,15 +302,68 @@ def finished_enrollments(
         return []
     e = enrollments.c
     busy = exists().where(m.enrollment_id == e.id, or_(_left_to_send(at), _window_pending()))
-    query = select(e.id).where(e.id.in_(ids), e.state == "active", not_(busy)).order_by(e.id)
+    query = (
+        select(e.id)
+        .where(e.id.in_(ids), e.state == EnrollmentState.ACTIVE.value, not_(busy))
+        .order_by(e.id)
+    )
     return list(connection.execute(query).scalars())
 
 
 def active_enrollments_after(connection: Connection, after_id: int, limit: int) -> list[int]:
     """Ids of active enrollments above ``after_id``, in order (a rolling completion scan)."""
     e = enrollments.c
-    query = select(e.id).where(e.state == "active", e.id > after_id).order_by(e.id).limit(limit)
+    query = (
+        select(e.id)
+        .where(e.state == EnrollmentState.ACTIVE.value, e.id > after_id)
+        .order_by(e.id)
+        .limit(limit)
+    )
     return list(connection.execute(query).scalars())
+
+
+# -- inbound texts ----------------------------------------------------------------------
+
+
+def reply_stored(connection: Connection, message_sid: str) -> bool:
+    """Whether an inbound text with this SID was handled already."""
+    found = connection.execute(
+        select(replies.c.id).where(replies.c.message_sid == message_sid)
+    ).first()
+    return found is not None
+
+
+def stored_sids(connection: Connection, message_sids: Iterable[str]) -> set[str]:
+    """Those of these SIDs already stored as replies."""
+    sids = list(message_sids)
+    if not sids:
+        return set()
+    query = select(replies.c.message_sid).where(replies.c.message_sid.in_(sids))
+    return set(connection.execute(query).scalars())
+
+
+def store_reply(connection: Connection, **values: Any) -> None:
+    """Keep an inbound text and what it became (``kind``: a :class:`ReplyKind`)."""
+    kind = values["kind"]
+    values["kind"] = kind.value if isinstance(kind, ReplyKind) else kind
+    connection.execute(insert(replies).values(**values))
+
+
+def load_cursor(connection: Connection, name: str) -> datetime | None:
+    """A named instant (the newest inbound text seen on a number), or None."""
+    value = connection.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar()
+    return datetime.fromisoformat(value) if value else None
+
+
+def save_cursor(connection: Connection, name: str, value: datetime, at: datetime) -> None:
+    """Store a named instant."""
+    changed = connection.execute(
+        update(cursors).where(cursors.c.name == name).values(value=value.isoformat(), updated_at=at)
+    ).rowcount
+    if not changed:
+        connection.execute(
+            insert(cursors).values(name=name, value=value.isoformat(), updated_at=at)
+        )
 
 
 __all__ = [
@@ -307,7 +373,12 @@ __all__ = [
     "active_enrollments_after",
     "close_question",
     "finished_enrollments",
+    "load_cursor",
     "open_questions",
     "questions_of",
+    "reply_stored",
+    "save_cursor",
+    "store_reply",
+    "stored_sids",
     "unclosed",
 ]

@@ -1,0 +1,93 @@
+"""Notify webhooks waiting to be delivered: queued by a rule's ``notify``, posted and
+retried by :mod:`dripsms.engine.notifier`.
+
+States: ``pending`` (due at ``next_attempt_at``), ``delivered``, ``failed`` (gave up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from dripsms.store.tables import notifications
+
+n = notifications.c
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DueNotification:
+    """A notification to post now."""
+
+    id: int
+    url: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def queue_notification(
+    connection: Connection,
+    enrollment_id: int,
+    target: str,
+    url: str,
+    payload: dict[str, Any],
+    at: datetime,
+) -> None:
+    """A webhook POST to make at once (and retry until it succeeds)."""
+    connection.execute(
+        insert(notifications).values(
+            enrollment_id=enrollment_id, target=target, url=url, payload=payload,
+            state=PENDING, next_attempt_at=at, created_at=at,
+        )
+    )  # fmt: skip
+
+
+def due_notifications(connection: Connection, at: datetime, limit: int) -> list[DueNotification]:
+    """Pending notifications due by ``at``, the longest waiting first."""
+    rows = connection.execute(
+        select(n.id, n.url, n.payload, n.attempts)
+        .where(n.state == PENDING, n.next_attempt_at <= at)
+        .order_by(n.next_attempt_at)
+        .limit(limit)
+    ).all()
+    return [DueNotification(r.id, r.url, dict(r.payload), r.attempts) for r in rows]
+
+
+def mark_delivered(
+    connection: Connection, notification_id: int, attempts: int, at: datetime
+) -> None:
+    """The receiver answered 2xx."""
+    _settle(connection, notification_id, attempts=attempts, state=DELIVERED, delivered_at=at)
+
+
+def mark_failed(connection: Connection, notification_id: int, attempts: int, error: str) -> None:
+    """Given up after the last attempt."""
+    _settle(connection, notification_id, attempts=attempts, state=FAILED, last_error=error)
+
+
+def retry_at(
+    connection: Connection, notification_id: int, attempts: int, error: str, at: datetime
+) -> None:
+    """Try again at ``at``."""
+    _settle(connection, notification_id, attempts=attempts, next_attempt_at=at, last_error=error)
+
+
+def _settle(connection: Connection, notification_id: int, **values: Any) -> None:
+    connection.execute(
+        update(notifications).where(n.id == notification_id, n.state == PENDING).values(**values)
+    )
+
+
+__all__ = [
+    "DueNotification",
+    "due_notifications",
+    "mark_delivered",
+    "mark_failed",
+    "queue_notification",
+    "retry_at",
+]
