@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 from dripsms.core.phones import InvalidPhone, normalize_phone
 from dripsms.core.replies import Keyword, resolve_keyword, sounds_like_opt_out
 from dripsms.core.sequence.model import Sequence, YesNoReply
-from dripsms.core.states import EnrollmentState, ReplyKind
+from dripsms.core.states import ReplyKind
 from dripsms.engine.actions import ActionRunner, Trigger, complete_finished, enqueue_text
 from dripsms.engine.inbound import (
     DUPLICATE,
@@ -41,7 +41,7 @@ from dripsms.engine.matching import Matcher, Outcome
 from dripsms.engine.stopping import opt_out_contact
 from dripsms.store.conversations import add_bare_contact, contact_id_of, resubscribe
 from dripsms.store.events import event_row, record
-from dripsms.store.replies import Question, questions_of, reply_stored, store_reply
+from dripsms.store.replies import Question, open_among, questions_of, reply_stored, store_reply
 
 log = logging.getLogger(__name__)
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -148,15 +148,7 @@ class Conversations:
             # automated sender may answer back, and loop).
             return InboundResult(ReplyKind.UNMATCHED, reason=NOT_A_PHONE)
         asked = questions_of(connection, self._pinned, phone=call.sender)
-        open_ = sorted(
-            (
-                q
-                for q in asked
-                if q.enrollment_state == EnrollmentState.ACTIVE and q.is_open(call.at)
-            ),
-            key=_opened,
-            reverse=True,
-        )
+        open_ = open_among(asked, call.at)
         yes_no = bool(open_) and isinstance(open_[0].step.expect_reply, YesNoReply)
         word = _keyword(call.inbound, awaiting_yes_no=yes_no)
         if word is not None:

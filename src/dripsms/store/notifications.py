@@ -32,7 +32,7 @@ class DueNotification:
 
 def queue_notification(
     connection: Connection,
-    enrollment_id: int,
+    enrollment_id: int | None,
     target: str,
     url: str,
     payload: dict[str, Any],

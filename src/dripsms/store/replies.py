@@ -64,7 +64,7 @@ class Question:
 
     message_id: int
     enrollment_id: int
-    enrollment_state: str
+    enrollment_state: EnrollmentState
     contact_id: int
     phone: str
     step: Step
@@ -136,8 +136,8 @@ def _asked(*conditions: ColumnElement[bool], limit: int | None = None) -> Select
 
 def _question(row: Any, sequence: Sequence, step: Step) -> Question:
     return Question(
-        row.id, row.eid, row.estate, row.cid, row.phone, step, sequence, row.opened_at,
-        row.no_reply_handled_at, bool(row.answered),
+        row.id, row.eid, EnrollmentState(row.estate), row.cid, row.phone, step, sequence,
+        row.opened_at, row.no_reply_handled_at, bool(row.answered),
     )  # fmt: skip
 
 
@@ -171,7 +171,12 @@ def open_questions(
     connection: Connection, pinned: Pinned, *, phone: str, at: datetime
 ) -> list[Question]:
     """The questions a reply from ``phone`` at ``at`` may answer, most recently opened first."""
-    asked = questions_of(connection, pinned, phone=phone)
+    return open_among(questions_of(connection, pinned, phone=phone), at)
+
+
+def open_among(asked: Iterable[Question], at: datetime) -> list[Question]:
+    """Those of ``asked`` (active enrollments only) a reply at ``at`` may answer, most
+    recently opened first: the first one is the question it answers."""
     found = [q for q in asked if q.enrollment_state == EnrollmentState.ACTIVE and q.is_open(at)]
     return sorted(found, key=lambda q: q.opened_at, reverse=True)
 
@@ -374,6 +379,7 @@ __all__ = [
     "close_question",
     "finished_enrollments",
     "load_cursor",
+    "open_among",
     "open_questions",
     "questions_of",
     "reply_stored",
