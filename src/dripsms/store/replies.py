@@ -230,11 +230,15 @@ def load_position(connection: Connection, name: str) -> tuple[int, datetime | No
 
 def save_position(connection: Connection, name: str, value: int, at: datetime) -> None:
     """Store a named scan position."""
+    _put_cursor(connection, name, str(value), at)
+
+
+def _put_cursor(connection: Connection, name: str, value: str, at: datetime) -> None:
     changed = connection.execute(
-        update(cursors).where(cursors.c.name == name).values(value=str(value), updated_at=at)
+        update(cursors).where(cursors.c.name == name).values(value=value, updated_at=at)
     ).rowcount
     if not changed:
-        connection.execute(insert(cursors).values(name=name, value=str(value), updated_at=at))
+        connection.execute(insert(cursors).values(name=name, value=value, updated_at=at))
 
 
 def close_question(connection: Connection, message_id: int, at: datetime) -> bool:
@@ -362,13 +366,7 @@ def load_cursor(connection: Connection, name: str) -> datetime | None:
 
 def save_cursor(connection: Connection, name: str, value: datetime, at: datetime) -> None:
     """Store a named instant."""
-    changed = connection.execute(
-        update(cursors).where(cursors.c.name == name).values(value=value.isoformat(), updated_at=at)
-    ).rowcount
-    if not changed:
-        connection.execute(
-            insert(cursors).values(name=name, value=value.isoformat(), updated_at=at)
-        )
+    _put_cursor(connection, name, value.isoformat(), at)
 
 
 __all__ = [
