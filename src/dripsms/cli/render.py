@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from dripsms.core.preview import SKIPPED, WAITING, PreviewRow, format_utc
+from dripsms.core.states import MessageState
 from dripsms.errors import Problem
 
 out = Console(highlight=False, soft_wrap=True)
@@ -300,8 +301,11 @@ def stats(rows: Sequence[tuple[str, str, str, int]], *, as_json: bool) -> None:
     for sequence, step, state, count in rows:
         table.add_row(sequence, step, state, str(count))
     out.print(table)
-    lost = {state: sum(n for _, _, st, n in rows if st == state) for state in ("expired", "missed")}
-    out.print(f"never sent: {lost['expired']} expired, {lost['missed']} missed at enrollment")
+    expired, missed = (
+        sum(n for _, _, st, n in rows if st == state)
+        for state in (MessageState.EXPIRED, MessageState.MISSED)
+    )
+    out.print(f"never sent: {expired} expired, {missed} missed at enrollment")
 
 
 def starting(what: str, runtime: Any) -> None:

@@ -107,6 +107,12 @@ INITIAL = frozenset({S.PLANNED, S.BLOCKED, S.MISSED})
 """The states a message is created in; ``missed`` is reached no other way."""
 IN_FLIGHT = frozenset({S.SCHEDULED, S.QUEUED, S.SENDING})
 """At Twilio and not yet out: status reconciliation asks Twilio about these once overdue."""
+SENT_QUESTION = frozenset({S.SCHEDULED, S.QUEUED, S.SENDING, S.SENT, S.DELIVERED})
+"""A step message in one of these went out (or will, at its SendAt): its reply may come."""
+NEVER_SENT = frozenset(
+    {S.SKIPPED, S.EXPIRED, S.FAILED, S.CANCELED, S.SUPPRESSED, S.UNDELIVERED, S.MISSED}
+)
+"""A step message in one of these never reached the contact: no reply to wait for."""
 
 _AFTER_HANDOFF = {S.QUEUED, S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED, S.FAILED}
 _STOPPED_BEFORE = {S.SKIPPED, S.SUPPRESSED, S.EXPIRED, S.CANCELED}

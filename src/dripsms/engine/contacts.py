@@ -9,18 +9,21 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine
 
 from dripsms.core.attributes import attributes_to_json, check_names, coerce
 from dripsms.core.planning import EnrollmentError
 from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.sequence.model import Sequence
-from dripsms.core.states import MessageState
+from dripsms.core.states import NOT_HANDED_OFF, MessageState
 from dripsms.core.timeline import AnchorOutOfRange, PlannedStep, check_anchor, plan_timeline
 from dripsms.engine.library import SequenceLibrary
 from dripsms.errors import NotFound
+from dripsms.store import contacts as stored_contacts
+from dripsms.store import enrollments as stored_enrollments
+from dripsms.store import messages as stored_messages
 from dripsms.store.events import event_row, record
-from dripsms.store.tables import contacts, enrollments, messages, sequence_versions
+from dripsms.store.repository import contacts_by_phone
 
 S = MessageState
 
@@ -67,16 +70,11 @@ def update_contact(
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise EnrollmentError("timezone", f"unknown time zone {timezone!r}") from None
-    c, e, v = contacts.c, enrollments.c, sequence_versions.c
     with engine.begin() as connection:
-        contact = connection.execute(select(contacts).where(c.phone == phone)).first()
+        contact = contacts_by_phone(connection, [phone]).get(phone)
         if contact is None:
             raise UnknownContact("phone", "no contact with this phone")
-        active = connection.execute(
-            select(e.id, e.timezone, e.anchor, e.attributes, v.key, v.digest, v.text)
-            .join(sequence_versions, v.id == e.sequence_version_id)
-            .where(e.contact_id == contact.id, e.state == "active")
-        ).all()
+        active = stored_enrollments.active_of_contact(connection, contact.id)
         pinned = [(row, library.pinned(row.digest, row.text, row.key).sequence) for row in active]
         typed = _typed(given, [seq for _, seq in pinned], library)
         moves = [
@@ -84,22 +82,18 @@ def update_contact(
             for row, sequence in pinned
             if (move := _move(row, sequence, typed, timezone)) is not None
         ]
-        connection.execute(
-            update(contacts)
-            .where(c.id == contact.id)
-            .values(
-                attributes={**dict(contact.attributes), **attributes_to_json(typed)},
-                timezone=timezone or contact.timezone,
-                updated_at=now,
-            )
+        stored_contacts.save(
+            connection,
+            contact.id,
+            attributes={**dict(contact.attributes), **attributes_to_json(typed)},
+            timezone=timezone or contact.timezone,
+            now=now,
         )
         replanned = 0
         for move in moves:
-            connection.execute(
-                update(enrollments)
-                .where(e.id == move.enrollment_id)
-                .values(anchor=move.anchor.isoformat(), timezone=move.zone,
-                        attributes=move.attributes)
+            stored_enrollments.move_anchor(
+                connection, move.enrollment_id, anchor=move.anchor.isoformat(), zone=move.zone,
+                attributes=move.attributes,
             )  # fmt: skip
             replanned += _replan(connection, move.enrollment_id, move.sequence, move.plan, now)
     return replanned
@@ -176,15 +170,7 @@ def _replan(
     now: datetime,
 ) -> int:
     """Move the enrollment's messages not yet sent to ``plan``; how many moved."""
-    m = messages.c
-    rows = {
-        r.step_id: r
-        for r in connection.execute(
-            select(m.id, m.step_id, m.state, m.due_at).where(
-                m.enrollment_id == enrollment_id, m.kind == "step"
-            )
-        )
-    }
+    rows = {r.step_id: r for r in stored_messages.steps_of_enrollment(connection, enrollment_id)}
     events = []
     count = 0
     for planned in plan:
@@ -196,28 +182,17 @@ def _replan(
         )
         state = S.BLOCKED if blocked else S.PLANNED
         current = S(row.state)
-        if current in (S.PLANNED, S.BLOCKED):
-            connection.execute(
-                update(messages)
-                .where(m.id == row.id, m.state == current.value)
-                .values(due_at=planned.due_at, state=state.value, next_attempt_at=None,
-                        updated_at=now)
+        if current in NOT_HANDED_OFF:
+            stored_messages.replan(
+                connection, row.id, current=current, state=state, due_at=planned.due_at,
+                now=now, clear_retry=True,
             )  # fmt: skip
         elif current is S.SCHEDULED:
             # Twilio holds it for the old time: cancel that one, plan the step afresh.
-            connection.execute(
-                update(messages)
-                .where(m.id == row.id)
-                .values(
-                    step_id=f"{row.step_id}~{row.id}"[:64], kind="superseded",
-                    cancel_requested_at=now, updated_at=now,
-                )
-            )  # fmt: skip
-            connection.execute(
-                insert(messages).values(
-                    enrollment_id=enrollment_id, step_id=row.step_id, state=state.value,
-                    due_at=planned.due_at, updated_at=now,
-                )
+            stored_messages.supersede(connection, row.id, row.step_id, now)
+            stored_messages.add_step(
+                connection, enrollment_id, row.step_id, state=state, due_at=planned.due_at,
+                now=now,
             )  # fmt: skip
         else:
             continue  # already sent or settled: history stays

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine
 
 from dripsms.core.handoff import ProviderWindow
 from dripsms.core.sequence.dependencies import waits_for
@@ -44,8 +44,8 @@ from dripsms.provider.base import (
     ProviderError,
     ProviderMessage,
 )
+from dripsms.store import messages as stored_messages
 from dripsms.store import outbox
-from dripsms.store.tables import messages
 
 log = logging.getLogger(__name__)
 S = MessageState
@@ -461,11 +461,7 @@ class Dispatcher:
                 detail={"status": status}, cancel_requested_at=None,
             )  # fmt: skip
             if not moved:
-                connection.execute(
-                    update(messages)
-                    .where(messages.c.id == message_id)
-                    .values(cancel_requested_at=None)
-                )
+                stored_messages.clear_cancel_request(connection, message_id)
         # Twilio's answer is what counts: its "canceled" callback may have been recorded
         # before this answer, so the row can be canceled already and ``moved`` false.
         if target is S.CANCELED:

@@ -266,7 +266,7 @@ class Enroller:
                     due = message.due_at.isoformat() if message.due_at else None
                     events.append(event_row(
                         now, "message", "missed_at_enrollment", message_id=message_id,
-                        enrollment_id=enrollment_id, to_state="missed",
+                        enrollment_id=enrollment_id, to_state=MessageState.MISSED.value,
                         detail={"due_at": due},
                     ))  # fmt: skip
                     log.warning(

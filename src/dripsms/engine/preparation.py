@@ -12,7 +12,13 @@ from dripsms.core.backoff import backoff as retry_delay
 from dripsms.core.context import template_context, typed_attributes
 from dripsms.core.handoff import Decision, ProviderWindow, decide, too_late
 from dripsms.core.sequence.model import Sequence
-from dripsms.core.states import MessageState
+from dripsms.core.states import (
+    NEVER_SENT,
+    SENT_QUESTION,
+    EnrollmentState,
+    MessageKind,
+    MessageState,
+)
 from dripsms.core.templates import evaluate, render
 from dripsms.errors import TemplateError
 from dripsms.store.outbox import Claimed
@@ -61,9 +67,9 @@ def prepare_handoff(
     def settle(target: MessageState, cause: str, counter: str, **values: Any) -> Settle:
         return Settle(claimed, target, cause, counter, values)
 
-    if claimed.kind != "step":
+    if claimed.kind != MessageKind.STEP:
         return _prepare_text(claimed, sequence, now, default_service, settle)
-    if claimed.enrollment_state != "active":
+    if claimed.enrollment_state != EnrollmentState.ACTIVE:
         return settle(S.CANCELED, f"enrollment_{claimed.enrollment_state}", "canceled")
     if claimed.opted_out_at is not None:
         return settle(S.SUPPRESSED, "opted_out", "suppressed")
@@ -118,7 +124,7 @@ def _prepare_text(
     """
     assert claimed.due_at is not None
     assert claimed.body is not None
-    if claimed.kind != "staff" and claimed.opted_out_at is not None:
+    if claimed.kind != MessageKind.STAFF and claimed.opted_out_at is not None:
         return settle(S.SUPPRESSED, "opted_out", "suppressed")
     if too_late(claimed.due_at, now, sequence.max_delay):
         return settle(S.EXPIRED, "missed_by_more_than_max_delay", "expired")
@@ -136,15 +142,6 @@ def backoff(attempts: int, retry_after: float | None, jitter: float) -> timedelt
     sooner than Twilio's ``Retry-After``."""
     delay = retry_delay(attempts, base=2.0, cap=600.0, jitter=jitter)
     return timedelta(seconds=max(delay, retry_after or 0.0))
-
-
-SENT_QUESTION = frozenset(
-    {S.SCHEDULED.value, S.QUEUED.value, S.SENDING.value, S.SENT.value, S.DELIVERED.value}
-)
-NEVER_SENT = frozenset(
-    {S.SKIPPED.value, S.EXPIRED.value, S.FAILED.value, S.CANCELED.value, S.SUPPRESSED.value,
-     S.UNDELIVERED.value, S.MISSED.value}
-)  # fmt: skip
 
 
 def settled(

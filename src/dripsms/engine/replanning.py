@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine
 
 from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.sequence.model import Sequence
@@ -20,9 +20,10 @@ from dripsms.core.states import NOT_HANDED_OFF, MessageState
 from dripsms.core.timeline import plan_timeline
 from dripsms.engine.library import SequenceLibrary
 from dripsms.errors import DripError
+from dripsms.store import enrollments as stored_enrollments
+from dripsms.store import messages as stored_messages
 from dripsms.store import repository
 from dripsms.store.events import event_row, record
-from dripsms.store.tables import enrollments, messages
 
 S = MessageState
 
@@ -64,14 +65,9 @@ def migrate_sequence(
     loaded = library.current(key)
     sequence = loaded.sequence
     report = MigrationReport(loaded.version)
-    e, m = enrollments.c, messages.c
     with engine.begin() as connection:
         version_id = repository.ensure_version(connection, loaded, now)
-        stale = connection.execute(
-            select(e.id, e.timezone, e.anchor, e.attributes).where(
-                e.sequence_key == key, e.state == "active", e.sequence_version_id != version_id
-            )
-        ).all()
+        stale = stored_enrollments.active_on_other_versions(connection, key, version_id)
         for row in stale:
             try:
                 anchor = _anchor(sequence, row.anchor, dict(row.attributes))
@@ -79,12 +75,7 @@ def migrate_sequence(
             except (DripError, ValueError) as exc:
                 report.refused.append((row.id, str(exc)))
                 continue
-            current = {
-                r.step_id: r
-                for r in connection.execute(
-                    select(m.id, m.step_id, m.state).where(m.enrollment_id == row.id)
-                )
-            }
+            current = {r.step_id: r for r in stored_messages.all_of_enrollment(connection, row.id)}
             wanted = {p.step_id: p for p in plan}
             events = []
             for step_id, planned in wanted.items():
@@ -94,19 +85,15 @@ def migrate_sequence(
                 state = S.BLOCKED if blocked else S.PLANNED
                 existing = current.get(step_id)
                 if existing is None:
-                    connection.execute(
-                        insert(messages).values(
-                            enrollment_id=row.id, step_id=step_id, state=state.value,
-                            due_at=planned.due_at, updated_at=now,
-                        )
-                    )  # fmt: skip
+                    stored_messages.add_step(
+                        connection, row.id, step_id, state=state, due_at=planned.due_at, now=now
+                    )
                     report.added += 1
                 elif S(existing.state) in NOT_HANDED_OFF:
-                    connection.execute(
-                        update(messages)
-                        .where(m.id == existing.id, m.state == existing.state)
-                        .values(state=state.value, due_at=planned.due_at, updated_at=now)
-                    )
+                    stored_messages.replan(
+                        connection, existing.id, current=S(existing.state), state=state,
+                        due_at=planned.due_at, now=now,
+                    )  # fmt: skip
                     report.replanned += 1
                     events.append(event_row(
                         now, "message", "sequence_migrated", message_id=existing.id,
@@ -114,19 +101,13 @@ def migrate_sequence(
                     ))  # fmt: skip
             for step_id, existing in current.items():
                 if step_id not in wanted and S(existing.state) in NOT_HANDED_OFF:
-                    connection.execute(
-                        update(messages)
-                        .where(m.id == existing.id)
-                        .values(state=S.CANCELED.value, updated_at=now)
-                    )
+                    stored_messages.cancel_unsent(connection, existing.id, now)
                     report.removed += 1
                     events.append(event_row(
                         now, "message", "step_removed", message_id=existing.id,
-                        enrollment_id=row.id, from_state=existing.state, to_state="canceled",
+                        enrollment_id=row.id, from_state=existing.state, to_state=S.CANCELED.value,
                     ))  # fmt: skip
-            connection.execute(
-                update(enrollments).where(e.id == row.id).values(sequence_version_id=version_id)
-            )
+            stored_enrollments.pin_version(connection, row.id, version_id)
             events.append(event_row(
                 now, "enrollment", "sequence_migrated", enrollment_id=row.id,
                 detail={"version": loaded.version},

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
 from dripsms.core.states import TWILIO_STATUSES, MessageState, advance
 from dripsms.engine.stopping import opt_out_contact
 from dripsms.provider.base import OPTED_OUT
+from dripsms.store import enrollments as stored_enrollments
+from dripsms.store import messages as stored_messages
 from dripsms.store.events import event_row, record
-from dripsms.store.tables import enrollments, messages, status_callbacks
 
 S = MessageState
 SENT_STATES = frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED})
@@ -52,28 +52,11 @@ def apply_status(
     ``cause`` names the source in the event log (``reconciled`` for a fetched status).
     """
     reported = TWILIO_STATUSES.get(update_.status)
-    m = messages.c
     with engine.begin() as connection:
-        row = connection.execute(
-            select(m.id, m.state, m.sid, m.enrollment_id).where(m.sid == update_.message_sid)
-        ).first()
-        if row is None and update_.message_id is not None:
-            # The create's answer was lost: the callback URL names the row; tie the SID.
-            row = connection.execute(
-                select(m.id, m.state, m.sid, m.enrollment_id).where(
-                    m.id == update_.message_id, m.sid.is_(None)
-                )
-            ).first()
+        row = stored_messages.for_callback(connection, update_.message_sid, update_.message_id)
         if row is None or reported is None:
             return StatusOutcome("unknown")  # not recorded: a repeat may find its row later
-        try:
-            with connection.begin_nested():
-                connection.execute(
-                    insert(status_callbacks).values(
-                        message_sid=update_.message_sid, status=update_.status, received_at=now
-                    )
-                )
-        except IntegrityError:
+        if not stored_messages.first_callback(connection, update_.message_sid, update_.status, now):
             return StatusOutcome("duplicate")
         current = S(row.state)
         target = advance(current, reported)
@@ -83,10 +66,8 @@ def apply_status(
         if update_.error_code is not None and target in (S.FAILED, S.UNDELIVERED):
             values["error_code"] = update_.error_code
         if target is not current or row.sid is None:
-            connection.execute(
-                update(messages)
-                .where(m.id == row.id, m.state == current.value)
-                .values(state=target.value, lease_owner=None, lease_expires_at=None, **values)
+            stored_messages.apply_reported(
+                connection, row.id, current=current, target=target, values=values
             )
             record(
                 connection,
@@ -99,14 +80,8 @@ def apply_status(
                 ],
             )  # fmt: skip
         elif target in SENT_STATES:
-            connection.execute(
-                update(messages)
-                .where(m.id == row.id, m.sent_at.is_(None))
-                .values(sent_at=update_.sent_at or now)
-            )
+            stored_messages.note_sent_at(connection, row.id, update_.sent_at or now)
         if update_.error_code == OPTED_OUT:
-            contact_id = connection.execute(
-                select(enrollments.c.contact_id).where(enrollments.c.id == row.enrollment_id)
-            ).scalar_one()
+            contact_id = stored_enrollments.contact_of(connection, row.enrollment_id)
             opt_out_contact(connection, contact_id, now, cause="provider_21610")
         return StatusOutcome("applied", target)

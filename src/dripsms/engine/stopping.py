@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine
 
 from dripsms.core.phones import InvalidPhone, normalize_phone
-from dripsms.core.states import NOT_HANDED_OFF, MessageState
+from dripsms.core.states import EnrollmentState, MessageState
 from dripsms.errors import DripError
+from dripsms.store import contacts as stored_contacts
+from dripsms.store import enrollments as stored_enrollments
+from dripsms.store import messages as stored_messages
 from dripsms.store.events import event_row, record
-from dripsms.store.tables import contacts, enrollments, messages
 
 S = MessageState
-ACTIVE = "active"
+E = EnrollmentState
 
 
 def end_enrollment(
@@ -26,7 +28,7 @@ def end_enrollment(
     enrollment_id: int,
     now: datetime,
     *,
-    state: str,
+    state: EnrollmentState | str,
     cause: str,
     messages_to: MessageState = MessageState.CANCELED,
 ) -> bool:
@@ -34,21 +36,18 @@ def end_enrollment(
 
     Returns False when it was not active.
     """
-    e = enrollments.c
-    ended = connection.execute(
-        update(enrollments)
-        .where(e.id == enrollment_id, e.state == ACTIVE)
-        .values(state=state, ended_at=now, end_reason=cause)
-        .returning(e.contact_id)
-    ).all()
-    if not ended:
+    ending = E(state)
+    contact_id = stored_enrollments.end(
+        connection, enrollment_id, state=ending, reason=cause, now=now
+    )
+    if contact_id is None:
         return False
     record(
         connection,
         [
             event_row(
                 now, "enrollment", cause, enrollment_id=enrollment_id,
-                contact_id=ended[0].contact_id, from_state=ACTIVE, to_state=state,
+                contact_id=contact_id, from_state=E.ACTIVE.value, to_state=ending.value,
             )
         ],
     )  # fmt: skip
@@ -65,18 +64,9 @@ def stop_messages(
     target: MessageState,
 ) -> None:
     """Cancel (or suppress) messages not handed off; ask the dispatcher to cancel the rest."""
-    m = messages.c
     if not enrollment_ids:
         return
-    stopped = connection.execute(
-        update(messages)
-        .where(
-            m.enrollment_id.in_(enrollment_ids),
-            m.state.in_([s.value for s in NOT_HANDED_OFF]),
-        )
-        .values(state=target.value, updated_at=now)
-        .returning(m.id, m.enrollment_id)
-    ).all()
+    stopped = stored_messages.stop_unsent(connection, enrollment_ids, target, now)
     record(
         connection,
         (
@@ -87,35 +77,18 @@ def stop_messages(
             for row in stopped
         ),
     )  # fmt: skip
-    connection.execute(
-        update(messages)
-        .where(
-            m.enrollment_id.in_(enrollment_ids),
-            m.state.in_([S.SCHEDULED.value, S.HANDING_OFF.value]),
-            m.cancel_requested_at.is_(None),
-        )
-        .values(cancel_requested_at=now)
-    )
+    stored_messages.request_cancels(connection, enrollment_ids, now)
 
 
 def opt_out_contact(connection: Connection, contact_id: int, now: datetime, *, cause: str) -> None:
     """The contact said STOP (or Twilio says so): every active enrollment exits."""
-    connection.execute(
-        update(contacts)
-        .where(contacts.c.id == contact_id, contacts.c.opted_out_at.is_(None))
-        .values(opted_out_at=now, updated_at=now)
-    )
+    stored_contacts.mark_opted_out(connection, contact_id, now)
     record(
         connection, [event_row(now, "contact", cause, contact_id=contact_id, to_state="opted_out")]
     )
-    active = connection.execute(
-        select(enrollments.c.id).where(
-            enrollments.c.contact_id == contact_id, enrollments.c.state == ACTIVE
-        )
-    ).scalars()
-    for enrollment_id in list(active):
+    for row in stored_enrollments.active_of_contact(connection, contact_id):
         end_enrollment(
-            connection, enrollment_id, now, state="exited", cause=cause, messages_to=S.SUPPRESSED
+            connection, row.id, now, state=E.EXITED, cause=cause, messages_to=S.SUPPRESSED
         )
 
 
@@ -132,25 +105,19 @@ def unenroll(
 
     Returns the ids ended. Raises :class:`DripError` when there is nothing to end.
     """
-    e = enrollments.c
-    query = select(e.id).where(e.state == ACTIVE)
-    if enrollment_id is not None:
-        query = query.where(e.id == enrollment_id)
-    else:
+    normalized: str | None = None
+    if enrollment_id is None:
         try:
             normalized = normalize_phone(phone or "", default_region)
         except InvalidPhone as exc:
             raise DripError(f"--{exc}") from None
-        query = query.join(contacts, contacts.c.id == e.contact_id).where(
-            contacts.c.phone == normalized
-        )
-        if sequence is not None:
-            query = query.where(e.sequence_key == sequence)
     with engine.begin() as connection:
-        ids = list(connection.execute(query.order_by(e.id)).scalars())
+        ids = stored_enrollments.active_ids(
+            connection, enrollment_id=enrollment_id, phone=normalized, sequence=sequence
+        )
         if not ids:
             what = f"enrollment {enrollment_id}" if enrollment_id is not None else "that phone"
             raise DripError(f"no active enrollment for {what}")
         for found in ids:
-            end_enrollment(connection, found, now, state="canceled", cause="unenroll")
+            end_enrollment(connection, found, now, state=E.CANCELED, cause="unenroll")
     return ids

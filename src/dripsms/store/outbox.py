@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from dripsms.core.states import MessageState, transition
+from dripsms.core.states import EnrollmentState, MessageKind, MessageState, ReplyKind, transition
 from dripsms.store.events import event_row, record
 from dripsms.store.tables import contacts, enrollments, messages, replies, sequence_versions
 
@@ -35,7 +35,7 @@ class Claimed:
     body: str | None
     attempt_started_at: datetime | None
     enrollment_id: int
-    enrollment_state: str
+    enrollment_state: EnrollmentState
     enrollment_attributes: dict[str, Any]
     external_id: str
     enrolled_at: datetime
@@ -47,7 +47,7 @@ class Claimed:
     sequence_key: str
     sequence_digest: str
     sequence_text: str
-    kind: str = "step"
+    kind: MessageKind = MessageKind.STEP
     """``step``, or ``text``: a body written already (a rule's send, a staff alert)."""
 
 
@@ -180,7 +180,7 @@ def _load(connection: Connection, claimed: list[tuple[int, int, S]]) -> list[Cla
                 body=row.body,
                 attempt_started_at=row.attempt_started_at,
                 enrollment_id=row.enrollment_id,
-                enrollment_state=row.enrollment_state,
+                enrollment_state=EnrollmentState(row.enrollment_state),
                 enrollment_attributes=dict(row.enrollment_attributes),
                 external_id=row.external_id,
                 enrolled_at=row.enrolled_at,
@@ -192,7 +192,7 @@ def _load(connection: Connection, claimed: list[tuple[int, int, S]]) -> list[Cla
                 sequence_key=row.sequence_key,
                 sequence_digest=row.digest,
                 sequence_text=row.text,
-                kind=row.kind,
+                kind=MessageKind(row.kind),
             )
         )
     return result
@@ -207,7 +207,7 @@ def replies_of(connection: Connection, enrollment_ids: Iterable[int]) -> dict[in
     r = replies.c
     query = (
         select(r.enrollment_id, r.step_id, r.value)
-        .where(r.enrollment_id.in_(ids), r.kind == "matched")
+        .where(r.enrollment_id.in_(ids), r.kind == ReplyKind.MATCHED.value)
         .order_by(r.received_at)
     )
     for row in connection.execute(query):

@@ -17,10 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from dripsms.core.attributes import attributes_to_json
 from dripsms.core.planning import PreparedEnrollment
 from dripsms.core.sequence.loader import LoadedSequence
+from dripsms.core.states import EnrollmentState, MessageKind
 from dripsms.store.events import event_row, record
 from dripsms.store.tables import contacts, enrollments, messages, sequence_versions
 
-ACTIVE = "active"
+ACTIVE = EnrollmentState.ACTIVE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +200,7 @@ def message_ids(
     for start in range(0, len(wanted), 500):
         rows = connection.execute(
             select(m.id, m.enrollment_id, m.step_id).where(
-                m.enrollment_id.in_(wanted[start : start + 500]), m.kind == "step"
+                m.enrollment_id.in_(wanted[start : start + 500]), m.kind == MessageKind.STEP.value
             )
         )
         found.update(((r.enrollment_id, r.step_id), r.id) for r in rows)

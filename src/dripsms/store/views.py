@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from dripsms.core.states import EnrollmentState, MessageKind, ReplyKind
 from dripsms.store.tables import contacts, enrollments, messages, replies, sequence_versions
 
 
@@ -71,7 +72,7 @@ def versions_in_use(connection: Connection) -> list[tuple[str, str, int]]:
     query = (
         select(v.key, v.digest, func.count(e.id))
         .join(enrollments, e.sequence_version_id == v.id)
-        .where(e.state == "active")
+        .where(e.state == EnrollmentState.ACTIVE.value)
         .group_by(v.key, v.digest)
         .order_by(v.key, v.digest)
     )
@@ -113,12 +114,12 @@ def enrollment_view(connection: Connection, enrollment_id: int) -> EnrollmentVie
         .where(r.enrollment_id == enrollment_id)
         .order_by(r.received_at)
     ):
-        if reply.step_id and reply.kind == "followup" and reply.step_id in answers:
+        if reply.step_id and reply.kind == ReplyKind.FOLLOWUP and reply.step_id in answers:
             # texts after the answer: shown with it, for staff to read
             answers[reply.step_id]["followups"].append(
                 {"body": reply.body, "value": reply.value, "received_at": reply.received_at}
             )
-        elif reply.step_id and (reply.kind == "matched" or reply.step_id not in answers):
+        elif reply.step_id and (reply.kind == ReplyKind.MATCHED or reply.step_id not in answers):
             earlier = answers.get(reply.step_id, {}).get("followups", [])
             answers[reply.step_id] = {
                 "kind": reply.kind,
@@ -140,7 +141,7 @@ def enrollment_view(connection: Connection, enrollment_id: int) -> EnrollmentVie
             {
                 "step": x.step_id, "kind": x.kind, "state": x.state, "due_at": x.due_at,
                 "sid": x.sid, "error_code": x.error_code, "error_message": x.error_message,
-                "reply": answers.get(x.step_id) if x.kind == "step" else None,
+                "reply": answers.get(x.step_id) if x.kind == MessageKind.STEP else None,
             }
             for x in rows
         ],

@@ -1,0 +1,193 @@
+"""Queries about messages outside the outbox's claim protocol: re-planning, stopping, and
+applying Twilio's status callbacks. Each function answers one question or makes one change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from dripsms.core.states import NOT_HANDED_OFF, MessageKind, MessageState
+from dripsms.store.tables import messages, status_callbacks
+
+S = MessageState
+K = MessageKind
+m = messages.c
+
+CANCELABLE_AT_PROVIDER = frozenset({S.SCHEDULED, S.HANDING_OFF})
+"""States whose message Twilio holds (or may): stopping one asks the dispatcher to cancel it."""
+
+
+def steps_of_enrollment(connection: Connection, enrollment_id: int) -> list[Row[Any]]:
+    """The enrollment's step messages: ``id``, ``step_id``, ``state``, ``due_at``."""
+    return list(
+        connection.execute(
+            select(m.id, m.step_id, m.state, m.due_at).where(
+                m.enrollment_id == enrollment_id, m.kind == K.STEP.value
+            )
+        )
+    )
+
+
+def all_of_enrollment(connection: Connection, enrollment_id: int) -> list[Row[Any]]:
+    """Every message of the enrollment, of any kind: ``id``, ``step_id``, ``state``."""
+    return list(
+        connection.execute(select(m.id, m.step_id, m.state).where(m.enrollment_id == enrollment_id))
+    )
+
+
+def add_step(
+    connection: Connection,
+    enrollment_id: int,
+    step_id: str,
+    *,
+    state: MessageState,
+    due_at: datetime | None,
+    now: datetime,
+) -> None:
+    """Plan a new step message."""
+    connection.execute(
+        insert(messages).values(
+            enrollment_id=enrollment_id, step_id=step_id, state=state.value,
+            due_at=due_at, updated_at=now,
+        )
+    )  # fmt: skip
+
+
+def replan(
+    connection: Connection,
+    message_id: int,
+    *,
+    current: MessageState,
+    state: MessageState,
+    due_at: datetime | None,
+    now: datetime,
+    clear_retry: bool = False,
+) -> None:
+    """Give a message not yet handed off a new due time and state (only while it is still in
+    ``current``); ``clear_retry`` also drops a retry time set by an earlier pass."""
+    values: dict[str, Any] = {"due_at": due_at, "state": state.value, "updated_at": now}
+    if clear_retry:
+        values["next_attempt_at"] = None
+    connection.execute(
+        update(messages).where(m.id == message_id, m.state == current.value).values(**values)
+    )
+
+
+def cancel_unsent(connection: Connection, message_id: int, now: datetime) -> None:
+    """Cancel a message not yet handed off (its step left the sequence)."""
+    connection.execute(
+        update(messages).where(m.id == message_id).values(state=S.CANCELED.value, updated_at=now)
+    )
+
+
+def supersede(connection: Connection, message_id: int, step_id: str, now: datetime) -> None:
+    """Mark a scheduled step as replaced by a new plan and ask for its cancel at Twilio; it
+    gives up its step id so that the step can be planned afresh."""
+    connection.execute(
+        update(messages)
+        .where(m.id == message_id)
+        .values(
+            step_id=f"{step_id}~{message_id}"[:64], kind=K.SUPERSEDED.value,
+            cancel_requested_at=now, updated_at=now,
+        )
+    )  # fmt: skip
+
+
+def stop_unsent(
+    connection: Connection, enrollment_ids: Iterable[int], target: MessageState, now: datetime
+) -> list[Row[Any]]:
+    """Move the enrollments' messages not handed off to ``target``; their ``id`` and
+    ``enrollment_id``."""
+    return list(
+        connection.execute(
+            update(messages)
+            .where(
+                m.enrollment_id.in_(list(enrollment_ids)),
+                m.state.in_([s.value for s in NOT_HANDED_OFF]),
+            )
+            .values(state=target.value, updated_at=now)
+            .returning(m.id, m.enrollment_id)
+        )
+    )
+
+
+def request_cancels(connection: Connection, enrollment_ids: Iterable[int], now: datetime) -> None:
+    """Ask the dispatcher to cancel at Twilio the enrollments' messages it holds (or may)."""
+    connection.execute(
+        update(messages)
+        .where(
+            m.enrollment_id.in_(list(enrollment_ids)),
+            m.state.in_([s.value for s in CANCELABLE_AT_PROVIDER]),
+            m.cancel_requested_at.is_(None),
+        )
+        .values(cancel_requested_at=now)
+    )
+
+
+def clear_cancel_request(connection: Connection, message_id: int) -> None:
+    """The cancel request of this message is answered."""
+    connection.execute(update(messages).where(m.id == message_id).values(cancel_requested_at=None))
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackTarget:
+    """The message a status callback is about."""
+
+    id: int
+    state: str
+    sid: str | None
+    enrollment_id: int
+
+
+def for_callback(connection: Connection, sid: str, message_id: int | None) -> CallbackTarget | None:
+    """The message a status callback is about: the one with this SID, or else (the create's
+    answer was lost) the one the signed callback URL names, if it has no SID yet."""
+    columns = (m.id, m.state, m.sid, m.enrollment_id)
+    row = connection.execute(select(*columns).where(m.sid == sid)).first()
+    if row is None and message_id is not None:
+        row = connection.execute(
+            select(*columns).where(m.id == message_id, m.sid.is_(None))
+        ).first()
+    return None if row is None else CallbackTarget(row.id, row.state, row.sid, row.enrollment_id)
+
+
+def first_callback(connection: Connection, sid: str, status: str, now: datetime) -> bool:
+    """Record that Twilio posted ``status`` for ``sid``; False when it was recorded before."""
+    try:
+        with connection.begin_nested():
+            connection.execute(
+                insert(status_callbacks).values(message_sid=sid, status=status, received_at=now)
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def apply_reported(
+    connection: Connection,
+    message_id: int,
+    *,
+    current: MessageState,
+    target: MessageState,
+    values: dict[str, object],
+) -> None:
+    """Move a message to the state Twilio reported (while it is still in ``current``); it
+    leaves any dispatcher's lease."""
+    connection.execute(
+        update(messages)
+        .where(m.id == message_id, m.state == current.value)
+        .values(state=target.value, lease_owner=None, lease_expires_at=None, **values)
+    )
+
+
+def note_sent_at(connection: Connection, message_id: int, sent_at: datetime) -> None:
+    """When the message went out, unless known already."""
+    connection.execute(
+        update(messages).where(m.id == message_id, m.sent_at.is_(None)).values(sent_at=sent_at)
+    )
