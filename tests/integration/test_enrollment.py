@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from dripsms.core.planning import EnrollmentError, EnrollmentRequest
-from dripsms.core.states import MessageState
+from dripsms.core.states import EnrollmentState, MessageState
 from dripsms.engine.enrollment import DuplicateEnrollment, Enroller, lines
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.stopping import end_enrollment, opt_out_contact
@@ -79,7 +79,9 @@ def test_an_active_duplicate_is_refused_unless_the_external_id_differs(
     assert count(engine, enrollments) == 2
     assert count(engine, contacts) == 1
     with engine.begin() as connection:
-        end_enrollment(connection, first.enrollment_id, NOW, state="canceled", cause="test")
+        end_enrollment(
+            connection, first.enrollment_id, NOW, state=EnrollmentState.CANCELED, cause="test"
+        )
     enroller.enroll(request(), now=NOW)  # allowed again once the first one ended
     assert count(engine, enrollments) == 3
 
@@ -148,10 +150,14 @@ def test_unenroll_cancels_what_was_not_handed_off_and_asks_to_cancel_the_rest(
             .values(state="scheduled", sid="SM" + "0" * 32)
         )
         assert end_enrollment(
-            connection, enrolled.enrollment_id, NOW, state="canceled", cause="unenroll"
+            connection,
+            enrolled.enrollment_id,
+            NOW,
+            state=EnrollmentState.CANCELED,
+            cause="unenroll",
         )
         assert not end_enrollment(
-            connection, enrolled.enrollment_id, NOW, state="canceled", cause="again"
+            connection, enrolled.enrollment_id, NOW, state=EnrollmentState.CANCELED, cause="again"
         )
     with engine.connect() as connection:
         rows = {r.step_id: r for r in connection.execute(select(messages))}

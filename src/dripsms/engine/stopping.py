@@ -28,7 +28,7 @@ def end_enrollment(
     enrollment_id: int,
     now: datetime,
     *,
-    state: EnrollmentState | str,
+    state: EnrollmentState,
     cause: str,
     messages_to: MessageState = MessageState.CANCELED,
 ) -> bool:
@@ -36,7 +36,7 @@ def end_enrollment(
 
     Returns False when it was not active.
     """
-    ending = E(state)
+    ending = state
     contact_id = stored_enrollments.end(
         connection, enrollment_id, state=ending, reason=cause, now=now
     )

@@ -33,7 +33,13 @@ from sqlalchemy import (
 )
 
 from dripsms.core.sequence.model import Sequence, Step
-from dripsms.core.states import EnrollmentState, MessageKind, MessageState, ReplyKind
+from dripsms.core.states import (
+    SENT_QUESTION,
+    EnrollmentState,
+    MessageKind,
+    MessageState,
+    ReplyKind,
+)
 from dripsms.store.tables import (
     contacts,
     cursors,
@@ -45,7 +51,7 @@ from dripsms.store.tables import (
 
 S = MessageState
 m = messages.c
-QUESTION_STATES = frozenset({S.SCHEDULED, S.QUEUED, S.SENDING, S.SENT, S.DELIVERED})
+QUESTION_STATES = SENT_QUESTION
 """A step message in one of these went out (or will, at its SendAt)."""
 
 Pinned = Callable[[str, str, str], Sequence]
