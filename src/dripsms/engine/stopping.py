@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from dripsms.core.phones import InvalidPhone, normalize_phone
 from dripsms.core.states import NOT_HANDED_OFF, MessageState
-from dripsms.errors import DripError
+from dripsms.errors import DripError, NotFound
 from dripsms.store.events import event_row, record
 from dripsms.store.tables import contacts, enrollments, messages
 
@@ -150,7 +150,7 @@ def unenroll(
         ids = list(connection.execute(query.order_by(e.id)).scalars())
         if not ids:
             what = f"enrollment {enrollment_id}" if enrollment_id is not None else "that phone"
-            raise DripError(f"no active enrollment for {what}")
+            raise NotFound(f"no active enrollment for {what}")
         for found in ids:
             end_enrollment(connection, found, now, state="canceled", cause="unenroll")
     return ids
