@@ -45,9 +45,14 @@ class LenientBasic(HTTPBasic):
         return HTTPBasicCredentials(username=username, password=password)
 
 
-BEARER = HTTPBearer(auto_error=False, description="One of `DRIPSMS_API_TOKENS`.")
+BEARER = HTTPBearer(
+    scheme_name="HTTPBearer", auto_error=False, description="One of `DRIPSMS_API_TOKENS`."
+)
 BASIC = LenientBasic(
-    auto_error=False, realm="dripsms", description="Any user name; the password is a token."
+    scheme_name="HTTPBasic",
+    auto_error=False,
+    realm="dripsms",
+    description="Any user name; the password is a token.",
 )
 
 
