@@ -1,4 +1,4 @@
-"""The store owns the queries: ``engine/`` and the CLI import no SQLAlchemy statement
+"""The store owns the queries: ``engine/``, ``web/`` and the CLI import no SQLAlchemy statement
 builders (only ``Connection``/``Engine`` and exceptions)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src" / "dripsms"
 ALLOWED = {"Connection", "Engine"}
 """What a module outside ``store/`` may take from ``sqlalchemy`` itself: the types it passes on."""
-LAYERS = ["engine", "cli"]
+LAYERS = ["engine", "web", "cli"]
 """The layers that ask the store, and build no SQL of their own."""
 
 
@@ -30,7 +30,7 @@ def _sqlalchemy_names(path: Path) -> set[str]:
 
 
 def _modules() -> list[Path]:
-    return [path for layer in LAYERS for path in sorted((SRC / layer).glob("*.py"))]
+    return [path for layer in LAYERS for path in sorted((SRC / layer).rglob("*.py"))]
 
 
 def test_the_engine_and_the_cli_build_no_sql() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine
 
 from dripsms.core.phones import InvalidPhone, normalize_phone
 from dripsms.core.states import EnrollmentState, MessageState
-from dripsms.errors import DripError
+from dripsms.errors import DripError, NotFound
 from dripsms.store import contacts as stored_contacts
 from dripsms.store import enrollments as stored_enrollments
 from dripsms.store import messages as stored_messages
@@ -117,7 +117,7 @@ def unenroll(
         )
         if not ids:
             what = f"enrollment {enrollment_id}" if enrollment_id is not None else "that phone"
-            raise DripError(f"no active enrollment for {what}")
+            raise NotFound(f"no active enrollment for {what}")
         for found in ids:
             end_enrollment(connection, found, now, state=E.CANCELED, cause="unenroll")
     return ids

@@ -176,3 +176,9 @@ def contact_view(connection: Connection, phone: str) -> dict[str, Any] | None:
             for x in enrolled
         ],
     }
+
+
+def outbox_by_state(connection: Connection) -> dict[str, int]:
+    """How many messages are in each state (for ``/metrics``)."""
+    query = select(messages.c.state, func.count()).group_by(messages.c.state)
+    return {state: int(count) for state, count in connection.execute(query).all()}

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
-from starlette.exceptions import HTTPException
+from fastapi import FastAPI
 
 from dripsms import __version__
 from dripsms.runtime import Runtime
 from dripsms.web import api, health, webhooks
-from dripsms.web.deps import Services
+from dripsms.web.dependencies import Services
 from dripsms.web.limits import WEBHOOK_BODY_BYTES, BodyLimits, RouteLimit
 from dripsms.web.metrics import Metrics
-
-log = logging.getLogger(__name__)
+from dripsms.web.problems import install_handlers
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -39,37 +32,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         default_bytes=runtime.settings.max_body_bytes,
     )
 
-    # Starlette's HTTPException, so that what FastAPI and the router raise themselves (an
-    # unparsable body, an unknown path, a wrong method) has the same error shape as ours.
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"error": {"field": None, "message": api.printable(str(exc.detail))}},
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        skip = api.UNION_TAGS | {"body", "path", "query"}
-        field = ".".join(str(p) for p in first["loc"] if p not in skip)
-        return JSONResponse(
-            {
-                "error": {
-                    "field": api.printable(field) or None,
-                    "message": api.printable(str(first["msg"])),
-                }
-            },
-            status_code=422,
-        )
-
-    @app.exception_handler(SQLAlchemyError)
-    async def database_down(_: Request, exc: SQLAlchemyError) -> JSONResponse:
-        # Never 200 for something not stored: Twilio and API clients see the failure.
-        log.error("database error: %s", type(exc).__name__, extra={"action": "db_error"})
-        return JSONResponse(
-            {"error": {"field": None, "message": "the database is unavailable"}}, status_code=503
-        )
-
+    install_handlers(app)  # every error category to its status, in one place
     return app

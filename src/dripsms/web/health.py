@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from dripsms.runtime import Runtime
 from dripsms.store import heartbeats
 from dripsms.store.database import READ_ONLY, current_revision, head_revision
-from dripsms.store.tables import messages
-from dripsms.web.deps import services_of
+from dripsms.store.views import outbox_by_state
+from dripsms.web.dependencies import ServicesDep
 
 router = APIRouter(tags=["operations"])
 
@@ -118,10 +117,10 @@ CHECKS = {
     "/healthz", summary="Database and dispatcher health", response_model=Health,
     responses={503: {"model": Health, "description": "A check failed"}},
 )  # fmt: skip
-def healthz(request: Request) -> Any:
+def healthz(services: ServicesDep) -> Any:
     """200 when every check is ok; 503 (with the same body) when any is not, so a process
     manager restarts the process."""
-    runtime = services_of(request).runtime
+    runtime = services.runtime
     checks = {name: check(runtime) for name, check in CHECKS.items()}
     ok = all(check.ok for check in checks.values())
     body = Health(status="ok" if ok else "unavailable", checks=checks)
@@ -134,16 +133,13 @@ def healthz(request: Request) -> Any:
     "/metrics", summary="Prometheus metrics", response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )  # fmt: skip
-def metrics(request: Request) -> Response:
+def metrics(services: ServicesDep) -> Response:
     """Counters since start, and the outbox by state (read now)."""
-    services = services_of(request)
     with services.engine.connect() as connection:
-        connection = connection.execution_options(**READ_ONLY)  # no write lock for a read
-        rows = connection.execute(
-            select(messages.c.state, func.count()).group_by(messages.c.state)
-        ).all()
+        # no write lock for a read
+        counts = outbox_by_state(connection.execution_options(**READ_ONLY))
     services.metrics.queue_depth.clear()
-    for state, count in rows:
+    for state, count in counts.items():
         services.metrics.queue_depth.labels(state).set(count)
-    services.metrics.scheduled.set(sum(n for s, n in rows if s == "scheduled"))
+    services.metrics.scheduled.set(counts.get("scheduled", 0))
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

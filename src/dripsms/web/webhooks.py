@@ -14,8 +14,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 from dripsms.engine.callbacks import verify_callback
 from dripsms.engine.conversations import Inbound
 from dripsms.engine.status import StatusUpdate, apply_status
-from dripsms.web.api import ErrorBody
-from dripsms.web.deps import services_of
+from dripsms.web.dependencies import get_services
+from dripsms.web.schemas import ErrorBody
 from dripsms.web.twilio_signature import verified_params
 
 
@@ -25,9 +25,9 @@ def signature_key(request: Request) -> str:
     An API key cannot check Twilio's signatures, and the sandbox's published token is
     known to everyone: then no webhook is processed at all, and the answer says what to set.
     """
-    key = services_of(request).auth_token
+    key = get_services(request).auth_token
     if not key:
-        raise HTTPException(503, services_of(request).runtime.webhook_problem)
+        raise HTTPException(503, get_services(request).runtime.webhook_problem)
     return key
 
 
@@ -68,7 +68,7 @@ def _twiml(answers: list[str]) -> Response:
 )  # fmt: skip
 async def inbound(request: Request) -> Response:
     """An inbound text: keywords, reply matching, rules; answers TwiML."""
-    services = services_of(request)
+    services = get_services(request)
     started = time.perf_counter()
     params = await verified_params(request, signature_key(request), services.public_url)
     now = services.clock().astimezone(UTC)
@@ -96,7 +96,7 @@ async def inbound(request: Request) -> Response:
 )  # fmt: skip
 async def status(request: Request) -> Response:
     """A message's new status; forward only, each (SID, status) once."""
-    services = services_of(request)
+    services = get_services(request)
     started = time.perf_counter()
     params = await verified_params(request, signature_key(request), services.public_url)
     account = params.get("AccountSid")

@@ -1,0 +1,128 @@
+"""Errors as answers, in one place: every error category (``dripsms.errors``) to its status,
+with the one body shape ``{"error": {"field": ..., "message": ...}}``."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException
+
+from dripsms.errors import Conflict, DripError, InvalidInput, InvariantBroken, NotFound, Unavailable
+
+log = logging.getLogger(__name__)
+
+UNION_TAGS = frozenset({"str", "int", "float", "bool", "none"})
+"""The names pydantic gives a ``Scalar``'s members in an error's location: not fields."""
+
+STATUS_OF: tuple[tuple[type[DripError], int], ...] = (
+    # The first category an error belongs to wins: an unknown contact is an EnrollmentError
+    # (InvalidInput) and NotFound, a duplicate enrollment one and Conflict.
+    (InvariantBroken, 500),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Unavailable, 503),
+    (InvalidInput, 422),
+)
+
+
+class BadValue(InvalidInput):
+    """A value of the request at ``field`` is refused: ``reason`` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def printable(text: str) -> str:
+    """``text`` safe to answer with: an unpaired surrogate (no UTF-8 for it) backslash-escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def problem(
+    status: int, message: str, field: str | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The answer for one problem."""
+    body = {"field": printable(field) if field else None, "message": printable(message)}
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def status_of(exc: DripError) -> int:
+    """The HTTP status of an error's category (500: an error of no category is a bug)."""
+    return next((status for category, status in STATUS_OF if isinstance(exc, category)), 500)
+
+
+def answer_of(exc: DripError) -> JSONResponse:
+    """The answer to a domain error: its category's status, the field at fault when it names
+    one (``field``) and its message (``reason`` when it has one: the message without the
+    field); a 500 says nothing more."""
+    status = status_of(exc)
+    if status == 500:
+        log.error("internal error: %s", type(exc).__name__, extra={"action": "internal_error"})
+        return problem(500, "internal error")
+    reason = getattr(exc, "reason", None)
+    return problem(status, reason if isinstance(reason, str) else str(exc), _field(exc))
+
+
+def _field(exc: DripError) -> str | None:
+    field = getattr(exc, "field", None)
+    return field if isinstance(field, str) and field else None
+
+
+def unstorable(value: Any, where: str = "") -> None:
+    """:class:`BadValue` at the first value no database keeps as given: text with a NUL
+    (PostgreSQL refuses it) or an unpaired surrogate (no UTF-8 for it), and NaN or an
+    infinity (JSON has none; PostgreSQL refuses it, SQLite reads it back as null)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadValue(where or "body", "must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadValue(
+                where or "body", "must be valid Unicode (it has an unpaired surrogate)"
+            ) from None
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise BadValue(where or "body", "must be a finite number")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            unstorable(str(key), inner)
+            unstorable(item, inner)
+    elif isinstance(value, list):
+        for item in value:
+            unstorable(item, where)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Register the exception handlers: the only place an error becomes a status."""
+
+    @app.exception_handler(DripError)
+    async def domain_error(_: Request, exc: DripError) -> JSONResponse:
+        return answer_of(exc)
+
+    # Starlette's HTTPException, so that what FastAPI and the router raise themselves (an
+    # unparsable body, an unknown path, a wrong method) has the same error shape as ours.
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        skip = UNION_TAGS | {"body", "path", "query"}
+        field = ".".join(str(p) for p in first["loc"] if p not in skip)
+        return problem(422, str(first["msg"]), field or None)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_down(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # Never 200 for something not stored: Twilio and API clients see the failure.
+        log.error("database error: %s", type(exc).__name__, extra={"action": "db_error"})
+        return problem(503, "the database is unavailable")
