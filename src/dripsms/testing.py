@@ -1,5 +1,6 @@
-"""Helpers for testing code that uses dripsms: sequences from dicts, a frozen clock, and a
-world where dripsms and the sandbox share one clock that the test moves."""
+"""Helpers for testing code that uses dripsms: sequences from dicts, a frozen clock, a
+world where dripsms and the sandbox share one clock that the test moves, and
+:class:`FakeProvider`, the provider port in memory (no HTTP) with scripted failures."""
 
 from __future__ import annotations
 
