@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format check bench clean
+.PHONY: run test test-fast docs docs-check lint format check bench clean
 
 # The main job on its embedded defaults: SQLite, the built-in sandbox, the dispatcher.
 run: $(STAMP)  ## dripsms's main job on its embedded defaults
@@ -14,6 +14,16 @@ run: $(STAMP)  ## dripsms's main job on its embedded defaults
 
 test: lint $(STAMP)  ## lint, type-check and the whole test suite
 	$(BIN)/pytest
+
+# Unit, contract, web, sandbox and SQLite tests: no PostgreSQL, no end to end, nothing slow.
+test-fast: $(STAMP)  ## the fast tier (well under two minutes)
+	$(BIN)/pytest -q -m "not postgres and not e2e and not slow" -p no:randomly
+
+docs: $(STAMP)  ## regenerate docs/settings.md's table and docs/cli.md's command reference
+	$(BIN)/python scripts/gendocs.py
+
+docs-check: $(STAMP)  ## fail when the generated docs are stale
+	$(BIN)/python scripts/gendocs.py --check
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -112,3 +112,31 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 def _drop(admin: Engine, name: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+# -- tiers: markers applied here, so that no test file has to name them ---------------------
+
+POSTGRES_FIXTURES = frozenset({"postgres_url", "postgres_admin_url", "postgres_template"})
+SLOW = frozenset({
+    "tests/e2e/test_crash.py",
+    "tests/web/test_schemathesis.py",
+    "tests/unit/test_invalid_sequences.py::test_a_long_chain_of_steps_is_checked_without_recursion",
+    "tests/web/test_limits.py::test_dripsms_serve_stays_small_under_repeated_50_mb_bodies",
+})  # fmt: skip
+"""Modules (or single tests) slow on their own: outside the fast tier even where they use
+neither PostgreSQL nor the end-to-end folder."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test ``postgres``, ``e2e`` and ``slow`` from where it is and what it uses."""
+    for item in items:
+        path = Path(str(item.path)).resolve().relative_to(REPO).as_posix()
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "postgresql" in params or fixtures & POSTGRES_FIXTURES:
+            item.add_marker(pytest.mark.postgres)
+        if path.startswith("tests/e2e/"):
+            item.add_marker(pytest.mark.e2e)
+        if path in SLOW or item.nodeid.split("[")[0] in SLOW:
+            item.add_marker(pytest.mark.slow)

@@ -169,18 +169,10 @@ class Runtime:
     def dispatcher(self) -> Dispatcher:
         """A dispatcher with this process's identity as its lease owner."""
         s = self.settings
-        config = DispatcherConfig(
+        config = DispatcherConfig.from_settings(
+            s,
             messaging_service_sid=self.messaging_service_sid,
-            public_url=s.public_url,
             callback_secret=self.callback_secret,
-            window=ProviderWindow(s.min_lead, s.horizon, s.window_margin),
-            scheduled_budget=s.scheduled_budget,
-            batch_size=s.batch_size,
-            lease=s.lease,
-            reconcile_after=s.reconcile_after,
-            max_attempts=s.max_attempts,
-            concurrency=s.concurrency,
-            rate_limit=s.rate_limit,
             owner=f"{socket.gethostname()}:{os.getpid()}",
         )
         # One bucket for handoffs and status fetches: together never above the rate limit.
@@ -195,27 +187,13 @@ class Runtime:
 
     def status_reconciler(self, bucket: TokenBucket, window: ProviderWindow) -> StatusReconciler:
         """The pass that fetches the status of messages whose callbacks never came."""
-        s = self.settings
-        config = ReconcileConfig(
-            grace=s.status_grace, batch_size=s.status_batch, concurrency=s.concurrency,
-            window=window,
-        )  # fmt: skip
+        config = ReconcileConfig.from_settings(self.settings, window)
         return StatusReconciler(self.engine, self.provider, bucket, config)
 
     @cached_property
     def conversations(self) -> Conversations:
         """Inbound handling (the webhook and missed-reply recovery share it)."""
-        s = self.settings
-        config = ConversationConfig(
-            advanced_opt_out=s.advanced_opt_out,
-            help_text=s.help_text,
-            opt_out_text=s.opt_out_text,
-            opt_in_text=s.opt_in_text,
-            free_text_opt_out=s.free_text_opt_out,
-            max_reprompts=s.max_reprompts,
-            unmatched_reply=s.unmatched_reply,
-            default_region=s.default_region,
-        )
+        config = ConversationConfig.from_settings(self.settings)
         return Conversations(self.engine, self.library, config)
 
     @property

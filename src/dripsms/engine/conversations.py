@@ -18,7 +18,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
@@ -43,23 +43,40 @@ from dripsms.store.conversations import add_bare_contact, contact_id_of, resubsc
 from dripsms.store.events import event_row, record
 from dripsms.store.replies import Question, open_among, questions_of, reply_stored, store_reply
 
+if TYPE_CHECKING:
+    from dripsms.settings import Settings
+
 log = logging.getLogger(__name__)
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 @dataclass(frozen=True, slots=True)
 class ConversationConfig:
-    """How inbound texts are answered (from the settings)."""
+    """How inbound texts are answered: built from the settings by :meth:`from_settings` only."""
 
-    advanced_opt_out: bool = True
-    help_text: str = "Reply STOP to stop these messages."
-    opt_out_text: str = "You will get no more messages from us. Reply START to resubscribe."
-    opt_in_text: str = "You are subscribed again. Reply STOP to stop."
-    free_text_opt_out: bool = False
-    max_reprompts: int = 2
-    unmatched_reply: str | None = None
-    notify_url_secret: str = ""
-    default_region: str = "US"
+    advanced_opt_out: bool
+    help_text: str
+    opt_out_text: str
+    opt_in_text: str
+    free_text_opt_out: bool
+    max_reprompts: int
+    unmatched_reply: str | None
+    default_region: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ConversationConfig:
+        """The settings' values (the one source of their defaults)."""
+        s = settings
+        return cls(
+            advanced_opt_out=s.advanced_opt_out,
+            help_text=s.help_text,
+            opt_out_text=s.opt_out_text,
+            opt_in_text=s.opt_in_text,
+            free_text_opt_out=s.free_text_opt_out,
+            max_reprompts=s.max_reprompts,
+            unmatched_reply=s.unmatched_reply,
+            default_region=s.default_region,
+        )
 
 
 def sender_phone(raw: str, default_region: str) -> str | None:

@@ -20,10 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
@@ -47,6 +47,9 @@ from dripsms.provider.base import (
 from dripsms.store import messages as stored_messages
 from dripsms.store import outbox
 
+if TYPE_CHECKING:
+    from dripsms.settings import Settings
+
 log = logging.getLogger(__name__)
 S = MessageState
 RECONCILE_SKEW = timedelta(minutes=5)
@@ -54,20 +57,49 @@ RECONCILE_SKEW = timedelta(minutes=5)
 
 @dataclass(frozen=True, slots=True)
 class DispatcherConfig:
-    """How the dispatcher behaves (from :class:`dripsms.settings.Settings`)."""
+    """How the dispatcher behaves: built from the settings by :meth:`from_settings` only.
+
+    No field has a default of its own: :class:`dripsms.settings.Settings` is the one source.
+    """
 
     messaging_service_sid: str | None
     public_url: str
     callback_secret: str
-    window: ProviderWindow = field(default_factory=ProviderWindow)
-    scheduled_budget: int = 450_000
-    batch_size: int = 200
-    lease: timedelta = timedelta(minutes=2)
-    reconcile_after: timedelta = timedelta(seconds=30)
-    max_attempts: int = 8
-    concurrency: int = 8
-    rate_limit: float = 50.0
-    owner: str = "dispatcher"
+    window: ProviderWindow
+    scheduled_budget: int
+    batch_size: int
+    lease: timedelta
+    reconcile_after: timedelta
+    max_attempts: int
+    concurrency: int
+    rate_limit: float
+    owner: str
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        messaging_service_sid: str | None,
+        callback_secret: str,
+        owner: str,
+    ) -> DispatcherConfig:
+        """The settings' values, with what the runtime resolves (sandbox SID, secret, owner)."""
+        s = settings
+        return cls(
+            messaging_service_sid=messaging_service_sid,
+            public_url=s.public_url,
+            callback_secret=callback_secret,
+            window=ProviderWindow(s.min_lead, s.horizon, s.window_margin),
+            scheduled_budget=s.scheduled_budget,
+            batch_size=s.batch_size,
+            lease=s.lease,
+            reconcile_after=s.reconcile_after,
+            max_attempts=s.max_attempts,
+            concurrency=s.concurrency,
+            rate_limit=s.rate_limit,
+            owner=owner,
+        )
 
 
 class Dispatcher:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -28,6 +29,9 @@ from dripsms.provider.base import Provider, ProviderError, ProviderMessage
 from dripsms.store import outbox
 from dripsms.store.reconciliation import Overdue, check_again, claim_overdue
 
+if TYPE_CHECKING:
+    from dripsms.settings import Settings
+
 log = logging.getLogger(__name__)
 S = MessageState
 CAUSE = "reconciled"
@@ -37,12 +41,21 @@ MAX_RECHECK = timedelta(hours=1)
 
 @dataclass(frozen=True, slots=True)
 class ReconcileConfig:
-    """How reconciliation behaves (from :class:`dripsms.settings.Settings`)."""
+    """How reconciliation behaves: built from the settings by :meth:`from_settings` only."""
 
-    grace: timedelta = timedelta(minutes=10)
-    batch_size: int = 100
-    concurrency: int = 8
-    window: ProviderWindow = field(default_factory=ProviderWindow)
+    grace: timedelta
+    batch_size: int
+    concurrency: int
+    window: ProviderWindow
+
+    @classmethod
+    def from_settings(cls, settings: Settings, window: ProviderWindow) -> ReconcileConfig:
+        """The settings' values; ``window`` is the dispatcher's (one window per process)."""
+        s = settings
+        return cls(
+            grace=s.status_grace, batch_size=s.status_batch, concurrency=s.concurrency,
+            window=window,
+        )  # fmt: skip
 
 
 def recheck_delay(age: timedelta, grace: timedelta) -> timedelta:

@@ -75,6 +75,43 @@ class ProviderError(Unavailable):
         return self.code == NOT_FOUND or self.status == 404
 
 
+def http_error(
+    status: int,
+    code: int | None,
+    message: str,
+    *,
+    creates: bool,
+    retry_after: float | None = None,
+) -> ProviderError:
+    """An HTTP error answer as the :class:`ProviderError` the engine acts on.
+
+    The one mapping, shared by the SDK path and :class:`dripsms.testing.FakeProvider`:
+    a 429 is retryable (after ``retry_after``), a 5xx is retryable and leaves a create's
+    outcome unknown, a 408/409 is retryable unless its code is permanent, the rest is not.
+    """
+    text = f"Twilio {status} ({code}): {message}"
+    if status == 429 or code == 20429:
+        return ProviderError(
+            text, code=code, status=status, retryable=True, retry_after=retry_after
+        )
+    if status >= 500:
+        return ProviderError(
+            text, code=code, status=status, retryable=True, outcome_unknown=creates
+        )
+    return ProviderError(
+        text,
+        code=code,
+        status=status,
+        retryable=code not in PERMANENT_CODES and status in (408, 409),
+    )
+
+
+def no_answer_error(name: str, *, creates: bool) -> ProviderError:
+    """A request sent but never answered (a read timeout, a broken response): a create's
+    outcome is unknown."""
+    return ProviderError(f"no answer: {name}", retryable=True, outcome_unknown=creates)
+
+
 class Provider(Protocol):
     """The calls the engine makes to an SMS provider."""
 

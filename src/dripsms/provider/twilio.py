@@ -21,10 +21,11 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from dripsms.provider.base import (
-    PERMANENT_CODES,
     Handoff,
     ProviderError,
     ProviderMessage,
+    http_error,
+    no_answer_error,
 )
 
 # The SDK logs query strings (phone numbers) at INFO; health data stays out of INFO logs.
@@ -112,26 +113,11 @@ class TwilioProvider:
                 outcome_unknown=creates and not refused,
             ) from None
         except requests.RequestException as exc:  # a read timeout, a broken response
-            raise ProviderError(
-                f"no answer: {type(exc).__name__}", retryable=True, outcome_unknown=creates
-            ) from None
+            raise no_answer_error(type(exc).__name__, creates=creates) from None
 
     def _rest_error(self, exc: TwilioRestException, *, creates: bool) -> ProviderError:
-        message = f"Twilio {exc.status} ({exc.code}): {exc.msg}"
-        if exc.status == 429 or exc.code == 20429:
-            return ProviderError(
-                message, code=exc.code, status=exc.status, retryable=True,
-                retry_after=self._http.retry_after(),
-            )  # fmt: skip
-        if exc.status >= 500:
-            return ProviderError(
-                message, code=exc.code, status=exc.status, retryable=True, outcome_unknown=creates
-            )
-        return ProviderError(
-            message,
-            code=exc.code,
-            status=exc.status,
-            retryable=exc.code not in PERMANENT_CODES and exc.status in (408, 409),
+        return http_error(
+            exc.status, exc.code, exc.msg, creates=creates, retry_after=self._http.retry_after()
         )
 
     def create(

@@ -14,7 +14,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from dripsms.errors import Conflict, DripError, InvalidInput, InvariantBroken, NotFound, Unavailable
+from dripsms.errors import (
+    Conflict,
+    DripError,
+    InvalidInput,
+    InvariantBroken,
+    Misconfigured,
+    NotFound,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +36,7 @@ STATUS_OF: tuple[tuple[type[DripError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (Unavailable, 503),
+    (Misconfigured, 503),  # a setting a person must change: this server cannot serve it
     (InvalidInput, 422),
 )
 
