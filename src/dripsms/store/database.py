@@ -12,12 +12,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from dripsms.errors import Unavailable
+from dripsms.errors import Misconfigured
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class DatabaseNotReady(Unavailable):
+class DatabaseNotReady(Misconfigured):
     """The database is missing migrations; ``dripsms db upgrade`` fixes it."""
 
 
