@@ -140,6 +140,7 @@ def test_a_second_run_on_the_same_database_hands_off_and_keeps_running(tmp_path:
             assert process.poll() is None
         assert len({first_sid, second_sid, third_sid}) == 3
         assert "webhooks: X-Twilio-Signature checked" in banners[-1]
+        assert f"listening on {url}: API {url}/v1" in banners[-1]  # what a person opens
     finally:
         engine.dispose()
 
@@ -165,3 +166,4 @@ def test_serve_with_an_api_key_and_no_auth_token_refuses_webhooks(tmp_path: Path
     banner = " ".join(banners[-1].split())
     assert "webhooks refused (503)" in banner
     assert "an API key cannot check Twilio's signatures" in banner
+    assert f"listening on {url}" in banner

@@ -309,6 +309,7 @@ def run(
         )
         runtime.ensure_ready()
         render.starting("run", runtime)
+        render.listening(host, sock.getsockname()[1])
         health = DispatcherHealth(system_clock)
         runtime.dispatcher_health = health  # /healthz reports this process's dispatcher
         # Uvicorn stops serving on SIGTERM/SIGINT, then raises the signal again: this
@@ -387,4 +388,6 @@ def serve(
     runtime = common.runtime()
     render.starting("serve", runtime)
     web = _server(create_app(runtime), host, port)
-    web.run(sockets=[_listening(host, port)])
+    sock = _listening(host, port)
+    render.listening(host, sock.getsockname()[1])
+    web.run(sockets=[sock])

@@ -345,6 +345,17 @@ def skipped(load_problems: Sequence[Any]) -> None:
         err.print(f"[yellow]skipped[/] {_escape(why)}; see `dripsms validate`", highlight=False)
 
 
+def listening(host: str, port: int) -> None:
+    """Where the server answers (the socket is bound before this is said)."""
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    err.print(
+        f"listening on {url}: API {url}/v1, docs {url}/docs, health {url}/healthz",
+        markup=False,
+        highlight=False,
+    )
+
+
 def stopping(signal_name: str) -> None:
     """A stop was asked for."""
     err.print(f"{signal_name}: finishing calls in flight, then stopping")
