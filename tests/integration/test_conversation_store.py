@@ -15,6 +15,7 @@ from dripsms.core.states import EnrollmentState, MessageKind, MessageState, Repl
 from dripsms.engine.enrollment import Enroller
 from dripsms.engine.library import SequenceLibrary
 from dripsms.store import conversations as store
+from dripsms.store import enrollments as stored_enrollments
 from dripsms.store import notifications
 from dripsms.store.replies import (
     invalid_count,
@@ -153,8 +154,14 @@ def test_rule_writes_texts_staff_alerts_and_completion(engine: Engine, enrollmen
         ]  # fmt: skip
         skipped = store.skip_blocked(connection, enrollment_id, NOW)
         assert len(skipped) == 2 and store.waiting_steps(connection, enrollment_id) == []
-        assert store.complete_enrollment(connection, enrollment_id, NOW) is not None
-        assert store.complete_enrollment(connection, enrollment_id, NOW) is None  # once
+        completed = EnrollmentState.COMPLETED
+        ended = stored_enrollments.end(
+            connection, enrollment_id, state=completed, reason="finished", now=NOW
+        )
+        again = stored_enrollments.end(
+            connection, enrollment_id, state=completed, reason="finished", now=NOW
+        )
+        assert ended is not None and again is None  # once
         facts = store.enrollment_facts(connection, enrollment_id)
         state = connection.execute(select(enrollments.c.state)).scalar_one()
     assert (facts.phone, facts.timezone) == (ADA, "America/New_York")

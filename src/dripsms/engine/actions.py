@@ -22,6 +22,7 @@ from dripsms.engine.preparation import settled
 from dripsms.engine.stopping import end_enrollment
 from dripsms.errors import InvariantBroken, TemplateError
 from dripsms.store import conversations as store
+from dripsms.store import enrollments as stored_enrollments
 from dripsms.store import outbox
 from dripsms.store.events import event_row, record
 from dripsms.store.notifications import queue_notification
@@ -319,7 +320,9 @@ def complete_finished(connection: Connection, enrollment_ids: list[int], now: da
     """
     done = 0
     for enrollment_id in finished_enrollments(connection, enrollment_ids, at=now):
-        contact_id = store.complete_enrollment(connection, enrollment_id, now)
+        contact_id = stored_enrollments.end(
+            connection, enrollment_id, state=EnrollmentState.COMPLETED, reason="finished", now=now
+        )
         if contact_id is None:
             continue
         skipped = store.skip_blocked(connection, enrollment_id, now)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from dripsms.core.states import EnrollmentState, MessageKind, MessageState, ReplyKind
+from dripsms.core.states import MessageKind, MessageState, ReplyKind
 from dripsms.store.tables import contacts, enrollments, messages, replies, sequence_versions
 
 S = MessageState
@@ -123,19 +123,6 @@ def pinned_version_of(connection: Connection, enrollment_id: int) -> tuple[str, 
         .where(e.id == enrollment_id)
     ).one()
     return row.digest, row.text, row.key
-
-
-def complete_enrollment(connection: Connection, enrollment_id: int, at: datetime) -> int | None:
-    """End an active enrollment as ``completed`` (finished); its contact id, or None when
-    it was no longer active."""
-    e = enrollments.c
-    ended = connection.execute(
-        update(enrollments)
-        .where(e.id == enrollment_id, e.state == EnrollmentState.ACTIVE.value)
-        .values(state=EnrollmentState.COMPLETED.value, ended_at=at, end_reason="finished")
-        .returning(e.contact_id)
-    ).first()
-    return None if ended is None else int(ended.contact_id)
 
 
 # -- messages ---------------------------------------------------------------------------
@@ -251,7 +238,6 @@ __all__ = [
     "StepMessage",
     "add_bare_contact",
     "add_text",
-    "complete_enrollment",
     "contact_id_of",
     "enrollment_attributes",
     "enrollment_facts",
