@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
+from dripsms.core.states import MessageState
 from dripsms.runtime import Runtime
 from dripsms.store import heartbeats
 from dripsms.store.database import READ_ONLY, current_revision, head_revision
@@ -141,5 +142,5 @@ def metrics(services: ServicesDep) -> Response:
     services.metrics.queue_depth.clear()
     for state, count in counts.items():
         services.metrics.queue_depth.labels(state).set(count)
-    services.metrics.scheduled.set(counts.get("scheduled", 0))
+    services.metrics.scheduled.set(counts.get(MessageState.SCHEDULED, 0))
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

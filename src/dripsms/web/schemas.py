@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from dripsms.core.states import MessageKind
+
 Scalar = str | int | float | bool | None
 
 
@@ -65,7 +67,7 @@ class MessageOut(BaseModel):
     """One planned or sent message."""
 
     step: str
-    kind: str = "step"
+    kind: str = MessageKind.STEP
     state: str
     due_utc: str | None
     due_local: str | None

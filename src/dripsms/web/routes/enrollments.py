@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from dripsms.core.attributes import check_names
 from dripsms.core.planning import EnrollmentError, EnrollmentRequest
 from dripsms.core.preview import format_utc
+from dripsms.core.states import EnrollmentState, MessageState
 from dripsms.engine.enrollment import Enrolled
 from dripsms.engine.stopping import unenroll
 from dripsms.errors import NotFound, TimelineError
@@ -132,7 +133,8 @@ def _local(instant: datetime | None, zone: str) -> str | None:
 def _created(result: Enrolled) -> dict[str, Any]:
     p = result.prepared
     return EnrollmentOut(
-        id=result.enrollment_id, sequence=p.sequence_key, version=result.version, state="active",
+        id=result.enrollment_id, sequence=p.sequence_key, version=result.version,
+        state=EnrollmentState.ACTIVE,
         phone=p.phone, timezone=p.timezone, anchor=p.anchor_text(),
         external_id=p.external_id or None,
         messages=[
@@ -160,7 +162,7 @@ def _timeline(view: EnrollmentView) -> EnrollmentOut:
             )
             for m in view.messages
         ],
-        missed=[m["step"] for m in view.messages if m["state"] == "missed"],
+        missed=[m["step"] for m in view.messages if m["state"] == MessageState.MISSED],
     )  # fmt: skip
 
 
