@@ -138,9 +138,13 @@ def test_a_second_run_on_the_same_database_hands_off_and_keeps_running(tmp_path:
             third = enroll(url, "+14155550103")
             third_sid = wait_for("a later message", lambda: delivered(engine, third), process)
             assert process.poll() is None
+            home = requests.get(f"{url}/", timeout=10)  # what a person opens after a restart
+            assert home.status_code == 200, home.text
+            assert home.headers["content-type"].startswith("text/html")
+            assert 'Health: <span class="ok">ok</span>' in home.text
         assert len({first_sid, second_sid, third_sid}) == 3
         assert "webhooks: X-Twilio-Signature checked" in banners[-1]
-        assert f"listening on {url}: API {url}/v1" in banners[-1]  # what a person opens
+        assert f"listening on {url}: open {url}/ in a browser" in banners[-1]
     finally:
         engine.dispose()
 

@@ -217,3 +217,21 @@ def test_healthz_names_a_sequence_file_that_failed_to_load(engine: Engine, tmp_p
     assert [item["file"] for item in sequences["skipped"]] == [str(tmp_path / "broken.yaml")]
     assert "broken.yaml" in sequences["detail"]
     assert sequences["skipped"][0]["problems"]  # each problem, with its line
+
+
+def test_the_home_page_is_a_page_with_the_checks_and_where_to_go(in_run: Health) -> None:
+    assert in_run.health is not None
+    in_run.health.started()
+    in_run.health.passed()
+    page = in_run.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    for name in ("database", "dispatcher", "webhooks", "sequences"):
+        assert f"<td>{name}</td>" in page.text
+    for link in ('href="/docs"', 'href="/healthz"', 'href="/metrics"'):
+        assert link in page.text
+    assert "the built-in sandbox" in page.text
+    in_run.health.stopped()  # what /healthz says, the page says: 503, the failing check named
+    failing = in_run.get("/")
+    assert failing.status_code == 503
+    assert '<td class="bad">failing</td><td>not running</td>' in failing.text

@@ -350,7 +350,8 @@ def listening(host: str, port: int) -> None:
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
     err.print(
-        f"listening on {url}: API {url}/v1, docs {url}/docs, health {url}/healthz",
+        f"listening on {url}: open {url}/ in a browser; API {url}/v1, docs {url}/docs, "
+        f"health {url}/healthz",
         markup=False,
         highlight=False,
     )
