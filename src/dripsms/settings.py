@@ -52,7 +52,24 @@ def _twilio(name: str) -> AliasChoices:
     return AliasChoices(name.upper(), name)
 
 
-class Settings(BaseSettings):
+class _Sources(BaseSettings):
+    """Where every dripsms settings model reads: explicit values, then the environment, then
+    ``dripsms.toml`` (no ``.env``, no secrets folder)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values, then the environment, then ``dripsms.toml``."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+class Settings(_Sources):
     """dripsms's settings."""
 
     model_config = SettingsConfigDict(
@@ -260,18 +277,6 @@ class Settings(BaseSettings):
         """No ``TWILIO_*`` credential at all: talk to the built-in sandbox."""
         return not self.credentials_given.any
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Explicit values, then the environment, then ``dripsms.toml``."""
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
-
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
@@ -376,7 +381,7 @@ def settings_problems(error: Exception) -> list[str]:
     return lines
 
 
-class _CredentialsOnly(BaseSettings):
+class _CredentialsOnly(_Sources):
     """The four ``TWILIO_*`` credentials alone, read as :class:`Settings` reads them."""
 
     model_config = SettingsConfigDict(
@@ -392,18 +397,6 @@ class _CredentialsOnly(BaseSettings):
     @classmethod
     def _credential(cls, value: Any) -> Any:
         return _blank_is_unset(value)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """As :class:`Settings`: the environment, then ``dripsms.toml``."""
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
 
 def read_credentials() -> CredentialsGiven:

@@ -11,6 +11,18 @@ from dripsms.testing import SandboxWorld, sandbox_world
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ONE_STEP_SEQUENCE = """key: now
+name: Now
+timezone: UTC
+send_window: {start: "00:00", end: "24:00"}
+steps:
+  - id: hello
+    at: {minutes: 1}
+    body: "Hello {{ name }}"
+attributes:
+  name: string
+"""
+"""One text a minute after enrollment, at any hour (for tests of a whole process)."""
 
 
 def url_of(engine: Engine) -> str:

@@ -15,23 +15,13 @@ from typing import Any
 
 import requests
 from sqlalchemy import Engine, select
+from tests.e2e.conftest import ONE_STEP_SEQUENCE
 
 from dripsms.store.database import connect, upgrade
 from dripsms.store.tables import messages
 from dripsms.testing import free_port
 
 TOKEN = "run-twice-token"
-SEQUENCE = """key: now
-name: Now
-timezone: UTC
-send_window: {start: "00:00", end: "24:00"}
-steps:
-  - id: hello
-    at: {minutes: 1}
-    body: "Hello {{ name }}"
-attributes:
-  name: string
-"""
 banners: list[str] = []
 """What each server printed on stderr, in order."""
 
@@ -117,7 +107,7 @@ def delivered(engine: Engine, enrollment_id: int) -> str | None:
 
 def test_a_second_run_on_the_same_database_hands_off_and_keeps_running(tmp_path: Path) -> None:
     (tmp_path / "sequences").mkdir()
-    (tmp_path / "sequences" / "now.yaml").write_text(SEQUENCE)
+    (tmp_path / "sequences" / "now.yaml").write_text(ONE_STEP_SEQUENCE)
     database_url = f"sqlite:///{tmp_path / 'dripsms.db'}"
     engine = connect(database_url)
     upgrade(engine)

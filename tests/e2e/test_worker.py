@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
+from tests.e2e.conftest import ONE_STEP_SEQUENCE
 
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.enrollment import Enroller, lines
@@ -20,21 +21,10 @@ from dripsms.store.database import connect, upgrade
 from dripsms.store.tables import messages
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-NOW_SEQUENCE = """key: now
-name: Now
-timezone: UTC
-send_window: {start: "00:00", end: "24:00"}
-steps:
-  - id: hello
-    at: {minutes: 1}
-    body: "Hello {{ name }}"
-attributes:
-  name: string
-"""
 
 
 def test_sigterm_finishes_calls_in_flight_and_claims_no_more(tmp_path: Path) -> None:
-    (tmp_path / "now.yaml").write_text(NOW_SEQUENCE)
+    (tmp_path / "now.yaml").write_text(ONE_STEP_SEQUENCE)
     url = f"sqlite:///{tmp_path / 'dripsms.db'}"
     engine = connect(url)
     upgrade(engine)
