@@ -69,7 +69,7 @@ def record(
             action=action.value,
             subject=subject[:128],
             detail=detail,
-        )  # fmt: skip
+        )
     )
 
 
