@@ -74,7 +74,7 @@ def test_one_sequence_shows_its_steps_funnels_and_reply_values(console: Console)
     assert "day 1 at 09:00 local" in text
     assert "reply &gt;= 7" in text and "notify care_team" in text
     assert "Please answer with a number" in text  # the reprompt
-    assert "<svg class=\"timeline\"" in text
+    assert '<svg class="timeline"' in text
     # day1: 5 planned, 4 handed to Twilio, 3 sent, 2 delivered, 1 failed, 3 answered
     funnel = text.split('id="step-day1"')[1].split("</table>")[0]
     counts = [cell.split("<")[0] for cell in funnel.split('class="count">')[1:]]

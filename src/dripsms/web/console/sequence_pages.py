@@ -9,6 +9,7 @@ undelivered) and *replied* (enrollments that answered it readably).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -107,7 +108,7 @@ class RuleView:
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    """One bar of a small chart: a label, a count, and its length in chart units (0–100)."""
+    """One bar of a small chart: a label, a count, and its length in chart units (0 to 100)."""
 
     label: str
     count: int
@@ -146,7 +147,7 @@ class StepView:
     """Days from the anchor where the timeline draws it (``None``: not on the axis)."""
     reply_window: timedelta | None
     expects: str | None
-    """``an integer 0–10``, ``yes or no``, ``one of knee, hip``, ``any text``."""
+    """``a whole number 0 to 10``, ``yes or no``, ``one of knee, hip``, ``any text``."""
     window: str | None
     reprompt: str | None
     condition: str | None
@@ -194,7 +195,7 @@ def action_text(action: Action) -> str:
     if kind == "exit":
         return "exit the sequence"
     if kind == "set":
-        assignments = ", ".join(f"{k} = {v!r}" for k, v in (action.set_ or {}).items())
+        assignments = ", ".join(f"{k} = {json.dumps(v)}" for k, v in (action.set_ or {}).items())
         return f"set {assignments}"
     return f"{kind} {action.value_of(kind)}"
 
@@ -202,9 +203,16 @@ def action_text(action: Action) -> str:
 def expectation_text(expect: ReplyExpectation) -> str:
     """What a step asks for, in words."""
     if isinstance(expect, IntegerReply):
-        low = "" if expect.min is None else str(expect.min)
-        high = "" if expect.max is None else str(expect.max)
-        return f"a whole number {low}–{high}" if low or high else "a whole number"
+        low, high = expect.min, expect.max
+        if low is not None and high is not None:
+            return f"a whole number from {low} to {high}"
+        if low is not None or high is not None:
+            return (
+                f"a whole number of at least {low}"
+                if low is not None
+                else (f"a whole number of at most {high}")
+            )
+        return "a whole number"
     if isinstance(expect, YesNoReply):
         return "yes or no"
     if isinstance(expect, ChoiceReply):
@@ -254,9 +262,7 @@ def drawing(steps: list[StepView]) -> Drawing:
     timed = [s for s in steps if s.position is not None]
     if not timed:
         return Drawing()
-    span = max(
-        (s.position or 0) + (_days(s.reply_window) if s.reply_window else 0) for s in timed
-    )
+    span = max((s.position or 0) + (_days(s.reply_window) if s.reply_window else 0) for s in timed)
     span = max(span, 1.0)
     scale = AXIS / span
     marks = []
@@ -286,7 +292,9 @@ def funnel_of(counts: Iterable[StepStateCount], replied: int) -> Funnel:
         delivered += row.count if row.state == S.DELIVERED else 0
         failed += row.count if row.state in FAILED else 0
         states[row.state] = states.get(row.state, 0) + row.count
-    return Funnel(planned, scheduled, sent, delivered, failed, replied, tuple(sorted(states.items())))
+    return Funnel(
+        planned, scheduled, sent, delivered, failed, replied, tuple(sorted(states.items()))
+    )
 
 
 def _value_label(value: Any) -> str:
@@ -394,10 +402,16 @@ def sequence_context(
         "steps": steps,
         "drawing": drawing(steps),
         "versions": [
-            {"digest": v.digest, "version": v.digest[:12], "loaded_at": v.loaded_at,
-             "active": v.active, "total": v.total, "shown": v.digest == loaded.digest}
+            {
+                "digest": v.digest,
+                "version": v.digest[:12],
+                "loaded_at": v.loaded_at,
+                "active": v.active,
+                "total": v.total,
+                "shown": v.digest == loaded.digest,
+            }
             for v in versions
-        ],  # fmt: skip
-        "send_window": f"{format_clock(sequence.send_window.start)}–"
+        ],
+        "send_window": f"{format_clock(sequence.send_window.start)} to "
         f"{format_clock(sequence.send_window.end)}",
     }
