@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
 from dripsms.core.planning import EnrollmentRequest
+from dripsms.core.states import ReplyKind
 from dripsms.engine.inbound import Inbound
+from dripsms.store.replies import store_reply
 from dripsms.store.tables import audit_events, messages
 from tests.console.conftest import NOW, Console
 
@@ -55,6 +58,12 @@ def _enroll_and_reply(console: Console) -> None:
             )
 
 
+def _funnel(html: str, step: str) -> list[str]:
+    """The counts of a step's funnel, as the page shows them."""
+    table = html.split(f'id="step-{step}"')[1].split("</table>")[0]
+    return [cell.split("<")[0] for cell in table.split('class="count">')[1:]]
+
+
 def test_the_list_shows_each_sequence_with_its_enrollments(console: Console) -> None:
     _enroll_and_reply(console)
     browser = console.sign_in("nurse")
@@ -76,9 +85,7 @@ def test_one_sequence_shows_its_steps_funnels_and_reply_values(console: Console)
     assert "Please answer with a number" in text  # the reprompt
     assert '<svg class="timeline"' in text
     # day1: 5 planned, 4 handed to Twilio, 3 sent, 2 delivered, 1 failed, 3 answered
-    funnel = text.split('id="step-day1"')[1].split("</table>")[0]
-    counts = [cell.split("<")[0] for cell in funnel.split('class="count">')[1:]]
-    assert counts == ["5", "4", "3", "2", "1", "3"]
+    assert _funnel(text, "day1") == ["5", "4", "3", "2", "1", "3"]
     values = text.split('id="step-day1"')[1].split("by value")[1].split("</table>")[0]
     assert '<th scope="row">8</th>\n      <td class="count">2</td>' in values
     assert '<th scope="row">3</th>\n      <td class="count">1</td>' in values
@@ -137,3 +144,55 @@ def test_the_pages_and_the_export_need_a_signed_in_operator(console: Console) ->
     a = audit_events.c
     with console.runtime.engine.connect() as connection:
         assert connection.execute(select(a.id)).all() == []
+
+
+def test_a_broken_file_and_a_sequence_known_only_from_the_database(
+    console: Console, tmp_path: Path
+) -> None:
+    _enroll_and_reply(console)
+    # The folder changes: postop.yaml is gone, survey.yaml does not load.
+    (tmp_path / "survey.yaml").write_text("key: survey\nname: Survey\nsteps: []\n")
+    library = console.runtime.library
+    library.directory = tmp_path
+    library.reload()
+    browser = console.sign_in("nurse")
+    page = browser.get(console.url + "/console/sequences", timeout=10)
+    assert page.status_code == 200
+    listed = page.text
+    assert "no file: stored versions only" in listed and "5</span> of 5" in listed
+    assert "This file did not load" in listed and "survey.yaml:3:" in listed
+    one = browser.get(console.url + "/console/sequences/postop", timeout=10)
+    assert one.status_code == 200
+    assert "newest stored version: no current file" in one.text
+    assert _funnel(one.text, "day1")[0] == "5"
+    broken = browser.get(console.url + "/console/sequences/survey", timeout=10)
+    assert broken.status_code == 404
+    assert "survey.yaml" in broken.text and "dripsms validate" in broken.text
+
+
+def test_a_large_export_is_streamed_and_parses_back_row_for_row(console: Console) -> None:
+    request = EnrollmentRequest(
+        sequence="postop", phone="+14155550109", timezone="Europe/Paris",
+        attributes={"first_name": "Zoé", "surgery_date": "2026-03-01"},
+    )  # type: ignore[call-arg]  # fmt: skip
+    enrolled = console.runtime.enroller.enroll(request, now=NOW)
+    count = 1234
+    with console.runtime.engine.begin() as connection:
+        for n in range(count):
+            store_reply(
+                connection, message_sid=f"SMbulk{n:028d}", contact_id=None,
+                enrollment_id=enrolled.enrollment_id, step_id="day1", kind=ReplyKind.FOLLOWUP,
+                body=f"@note {n}, \"quoted\"\nsecond line", value=None,
+                received_at=NOW + timedelta(minutes=n), from_phone="+14155550109",
+            )  # fmt: skip
+    browser = console.sign_in("nurse")
+    with browser.get(
+        console.url + "/console/sequences/postop/replies.csv", timeout=30, stream=True
+    ) as answer:
+        assert answer.headers.get("transfer-encoding") == "chunked"  # not built in memory
+        text = answer.content.decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == count
+    assert rows[0]["body"] == '\'@note 0, "quoted"\nsecond line'
+    assert rows[0]["received_at_local"] == "2026-03-01T16:00:00+01:00"
+    assert rows[-1]["body"].startswith(f"'@note {count - 1},")
