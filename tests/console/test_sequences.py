@@ -84,6 +84,8 @@ def test_one_sequence_shows_its_steps_funnels_and_reply_values(console: Console)
     assert "reply &gt;= 7" in text and "notify care_team" in text
     assert "Please answer with a number" in text  # the reprompt
     assert '<svg class="timeline"' in text
+    version = console.runtime.library.current("postop").version
+    assert version in text and version not in text.split("<footer")[1]  # dripsms's version
     # day1: 5 planned, 4 handed to Twilio, 3 sent, 2 delivered, 1 failed, 3 answered
     assert _funnel(text, "day1") == ["5", "4", "3", "2", "1", "3"]
     values = text.split('id="step-day1"')[1].split("by value")[1].split("</table>")[0]

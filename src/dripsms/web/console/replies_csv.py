@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import UTC
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine
 
@@ -34,9 +34,17 @@ def value_cell(value: Any) -> str:
     return str(value)
 
 
+def _zone(name: str) -> ZoneInfo:
+    """The enrollment's zone (validated when it enrolled); UTC if this system lacks it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def cells(reply: ExportedReply) -> list[str]:
     """One reply as the CSV's row, every cell neutralised."""
-    local = reply.received_at.astimezone(ZoneInfo(reply.timezone))
+    local = reply.received_at.astimezone(_zone(reply.timezone))
     row = [
         reply.received_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         local.isoformat(timespec="seconds"),

@@ -394,7 +394,7 @@ def sequence_context(
         ))  # fmt: skip
     return {
         "sequence": sequence,
-        "version": loaded.version,
+        "sequence_version": loaded.version,  # `version` is dripsms's, in the layout
         "file": loaded.file if current else None,
         "current": current,
         "problems": [str(p) for p in problems.problems] if problems else [],

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from dripsms.core.sequence.loader import LoadedSequence
 from dripsms.engine.library import LoadProblem, UnknownSequence
+from dripsms.errors import DripError
 from dripsms.store import audit, funnel
 from dripsms.store.audit import AuditAction
 from dripsms.web.console.replies_csv import export_replies
@@ -31,10 +32,13 @@ def sequences(request: Request, services: ServicesDep, operator: CurrentOperator
         versions = funnel.version_counts(connection)
     current = [library.current(key) for key in library.sequence_keys()]
     on_file = {loaded.sequence.key for loaded in current}
-    names = {}
+    names: dict[str, str] = {}
     for version in versions:  # the newest stored version names a sequence with no file
         if version.key not in on_file and version.key not in names:
-            names[version.key] = _stored(services, version.key, version.digest).sequence.name
+            try:
+                names[version.key] = _stored(services, version.key, version.digest).sequence.name
+            except DripError:  # a version this dripsms can no longer read: named by its key
+                names[version.key] = version.key
     context = sequences_context(current, library.load_problems, versions, names)
     return render(request, "console/sequences.html", context)
 
