@@ -69,6 +69,18 @@ def test_a_broken_file_whose_key_cannot_be_read_is_listed_by_its_file() -> None:
     assert (row.key, row.name, row.file) == ("", "sequences/mess.yaml", "sequences/mess.yaml")
 
 
+def test_a_second_file_with_a_loaded_key_does_not_hide_the_loaded_one() -> None:
+    twin = LoadProblem("sequences/copy.yaml", "postop", (Problem("copy.yaml", 1, 1, "dup"),))
+    versions = [_version("postop", "b" * 64, 2, 3)]
+    first, second = sequences_context([POSTOP], [twin], versions)["sequences"]
+    assert (first.file, first.total, first.problems) == (POSTOP.file, 3, ())
+    assert (second.file, second.total, second.problems) == (
+        "sequences/copy.yaml",
+        0,
+        ("copy.yaml:1:1: dup",),
+    )
+
+
 def test_steps_are_described_in_words() -> None:
     chained = parse_sequence(CHAINED, "chained.yaml").sequence
     assert timing_text(POSTOP.sequence.step("day1")) == "day 1 at 09:00 local"

@@ -82,17 +82,22 @@ def sequences_context(
         )
     for broken in load_problems:
         key = broken.key or ""
+        problems = tuple(str(p) for p in broken.problems)
+        if not key or key in rows:  # unreadable, or a second file with a key already loaded
+            rows[broken.file] = SequenceRow(key, broken.file, None, broken.file, 0, 0, problems)
+            continue
         active, total = counts.get(key, (0, 0))
-        rows[key or broken.file] = SequenceRow(
-            key, names.get(key, key or broken.file), newest.get(key), broken.file, active,
-            total, problems=tuple(str(p) for p in broken.problems),
-        )  # fmt: skip
+        rows[key] = SequenceRow(
+            key, names.get(key, key), newest.get(key), broken.file, active, total, problems
+        )
     for key, (active, total) in counts.items():
         if key not in rows:
             rows[key] = SequenceRow(
                 key, names.get(key, key), newest[key], None, active, total, stored_only=True
             )
-    return {"sequences": sorted(rows.values(), key=lambda row: (row.key == "", row.key))}
+    return {
+        "sequences": sorted(rows.values(), key=lambda row: (row.key == "", row.key, row.file or ""))
+    }
 
 
 # -- one sequence: its steps --------------------------------------------------------------
