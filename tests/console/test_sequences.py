@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from dripsms.core.planning import EnrollmentRequest
+from dripsms.core.sequence.loader import parse_sequence
 from dripsms.core.states import ReplyKind
 from dripsms.engine.inbound import Inbound
 from dripsms.store.replies import store_reply
@@ -198,3 +199,35 @@ def test_a_large_export_is_streamed_and_parses_back_row_for_row(console: Console
     assert rows[0]["body"] == '\'@note 0, "quoted"\nsecond line'
     assert rows[0]["received_at_local"] == "2026-03-01T16:00:00+01:00"
     assert rows[-1]["body"].startswith(f"'@note {count - 1},")
+
+
+FEEDBACK = """key: feedback
+name: Feedback
+steps:
+  - id: ask
+    at: {minutes: 0}
+    body: "Anything to tell us?"
+    expect_reply: {type: text, window: 2d}
+"""
+
+
+def test_a_free_text_answer_shows_as_text_in_the_reply_values(console: Console) -> None:
+    console.runtime.library.add(parse_sequence(FEEDBACK, "feedback.yaml"))
+    phone, hostile = "+14155550110", "<script>alert(1)</script>"
+    request = EnrollmentRequest(sequence="feedback", phone=phone, timezone="UTC")  # type: ignore[call-arg]
+    enrolled = console.runtime.enroller.enroll(request, now=NOW)
+    with console.runtime.engine.begin() as connection:
+        connection.execute(
+            update(messages)
+            .where(messages.c.enrollment_id == enrolled.enrollment_id)
+            .values(state="delivered", sid="SM" + "f" * 32, send_at=NOW, sent_at=NOW)
+        )
+    console.runtime.conversations.receive(
+        Inbound("SMin" + "f" * 30, phone, hostile, NOW + timedelta(minutes=5))
+    )
+    page = console.sign_in("nurse").get(console.url + "/console/sequences/feedback", timeout=10)
+    assert page.status_code == 200
+    assert hostile not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert _funnel(page.text, "ask")[-1] == "1"  # replied
+    assert '<th scope="row">&lt;script&gt;alert(1)&lt;/script&gt;</th>' in page.text
