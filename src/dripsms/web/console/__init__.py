@@ -13,13 +13,15 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from dripsms.web.console import overview, signin
+from dripsms.web.console import enrollments, inbox, overview, signin
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(overview.router)
+router.include_router(inbox.router)
+router.include_router(enrollments.router)
 
 
 @router.get("")
