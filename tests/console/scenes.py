@@ -14,7 +14,7 @@ from dripsms.engine.inbound import Inbound, InboundResult
 from dripsms.engine.timers import close_reply_windows
 from dripsms.runtime import Runtime
 from dripsms.sandbox import SANDBOX_MESSAGING_SERVICE_SID
-from dripsms.testing import FakeProvider
+from dripsms.testing import FakeProvider, Scripted
 
 NOW = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
 SURGERY = "2026-03-02"
@@ -33,9 +33,12 @@ def enroll(runtime: Runtime, phone: str, name: str, *, at: datetime = NOW) -> in
     return runtime.enroller.enroll(request, now=at).enrollment_id
 
 
-def hand_off(runtime: Runtime, at: datetime = NOW) -> FakeProvider:
-    """One dispatcher pass at ``at``: what is due within Twilio's window is scheduled."""
+def hand_off(runtime: Runtime, at: datetime = NOW, *, refused: int = 0) -> FakeProvider:
+    """One dispatcher pass at ``at``: what is due within Twilio's window is scheduled; the
+    first ``refused`` creates are refused for good (21211: not a valid number)."""
     fake = FakeProvider(lambda: at)
+    if refused:
+        fake.script("create", *[Scripted.twilio(21211)] * refused)
     config = DispatcherConfig.from_settings(
         runtime.settings, messaging_service_sid=SANDBOX_MESSAGING_SERVICE_SID,
         callback_secret="secret", owner="test",

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, func, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select
+
+from dripsms.core.states import MessageKind, MessageState
 
 from dripsms.store.inbox import item_key
-from dripsms.store.overview import WAITING
 from dripsms.store.tables import alerts, contacts, enrollments, inbox_acknowledgements, messages
 
 PAGE_SIZE = 50
+S = MessageState
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +52,22 @@ class EnrollmentRow:
     unresolved_alerts: int
 
 
-def _next(column: Any) -> Any:
-    """The enrollment's earliest text not sent yet: ``column`` of it."""
+def _next(column: Any, now: datetime) -> Any:
+    """``column`` of the enrollment's earliest step still to go out at ``now`` (a scheduled
+    text whose SendAt passed has gone; one whose cancel was asked for will not)."""
     m = messages.c
+    to_go = or_(
+        m.state.in_([S.PLANNED.value, S.BLOCKED.value, S.HANDING_OFF.value]),
+        and_(m.state == S.SCHEDULED.value, m.due_at > now),
+    )
     return (
         select(column)
         .where(
             m.enrollment_id == enrollments.c.id,
-            m.state.in_([s.value for s in WAITING]),
+            m.kind == MessageKind.STEP.value,
+            to_go,
             m.due_at.is_not(None),
+            m.cancel_requested_at.is_(None),
         )
         .order_by(m.due_at, m.id)
         .limit(1)
@@ -76,15 +85,16 @@ def _unresolved() -> ColumnElement[bool]:
 
 def list_enrollments(
     connection: Connection,
-    narrowed: EnrollmentFilter = EnrollmentFilter(),
+    narrowed: EnrollmentFilter,
     *,
+    now: datetime,
     limit: int = PAGE_SIZE,
     offset: int = 0,
 ) -> list[EnrollmentRow]:
-    """A page of enrollments, newest first."""
+    """A page of enrollments, newest first, with what each sends next after ``now``."""
     e, c = enrollments.c, contacts.c
-    next_step = _next(messages.c.step_id).label("next_step")
-    next_due = _next(messages.c.due_at).label("next_due_at")
+    next_step = _next(messages.c.step_id, now).label("next_step")
+    next_due = _next(messages.c.due_at, now).label("next_due_at")
     unresolved = (
         select(func.count()).select_from(alerts).where(_unresolved()).correlate(enrollments)
     ).scalar_subquery()
@@ -100,9 +110,9 @@ def list_enrollments(
     if narrowed.state:
         query = query.where(e.state == narrowed.state)
     if narrowed.step:
-        query = query.where(_next(messages.c.step_id) == narrowed.step)
+        query = query.where(_next(messages.c.step_id, now) == narrowed.step)
     if narrowed.due_before is not None:
-        query = query.where(_next(messages.c.due_at) < narrowed.due_before)
+        query = query.where(_next(messages.c.due_at, now) < narrowed.due_before)
     if narrowed.unresolved_alert is not None:
         has = exists().select_from(alerts).where(_unresolved()).correlate(enrollments)
         query = query.where(has if narrowed.unresolved_alert else ~has)

@@ -46,10 +46,11 @@ class Choices:
     due: str = ""
     page: int = 1
 
-    def query(self, **changes: object) -> str:
-        """The query string of these choices with ``changes`` (defaults left out)."""
+    def url(self, **changes: object) -> str:
+        """The page of these choices with ``changes`` (defaults left out of the query)."""
         values = {**asdict(self), **changes}
-        return urlencode({k: v for k, v in values.items() if v != "" and (k, v) != ("page", 1)})
+        query = urlencode({k: v for k, v in values.items() if v != "" and (k, v) != ("page", 1)})
+        return f"/console/enrollments?{query}" if query else "/console/enrollments"
 
     def narrowed(self, now: datetime) -> EnrollmentFilter:
         """The store's filter for these choices at ``now``."""
@@ -131,11 +132,8 @@ def enrollments_context(
         "sequences": sequences,
         "steps": steps,
         "states": [s.value for s in EnrollmentState],
-        "previous": (
-            f"/console/enrollments?{chosen.query(page=chosen.page - 1)}"
-            if chosen.page > 1 else None
-        ),
-        "next": f"/console/enrollments?{chosen.query(page=chosen.page + 1)}" if more else None,
+        "previous": chosen.url(page=chosen.page - 1) if chosen.page > 1 else None,
+        "next": chosen.url(page=chosen.page + 1) if more else None,
         "page": chosen.page,
     }  # fmt: skip
 
@@ -159,8 +157,9 @@ def enrollments(
     chosen = choices(sequence, state, step, alert, due, page)
     with services.engine.connect() as connection:
         reading = connection.execution_options(**READ_ONLY)
+        now = services.clock()
         rows = list_enrollments(
-            reading, chosen.narrowed(services.clock()), limit=PAGE_SIZE + 1,
+            reading, chosen.narrowed(now), now=now, limit=PAGE_SIZE + 1,
             offset=(chosen.page - 1) * PAGE_SIZE,
         )  # fmt: skip
         known = enrolled_sequences(reading)
@@ -176,7 +175,9 @@ def enrollments(
 def _one(services: ServicesDep, enrollment_id: int) -> EnrollmentRow:
     with services.engine.connect() as connection:
         rows = list_enrollments(
-            connection.execution_options(**READ_ONLY), EnrollmentFilter(enrollment_id=enrollment_id)
+            connection.execution_options(**READ_ONLY),
+            EnrollmentFilter(enrollment_id=enrollment_id),
+            now=services.clock(),
         )
     if not rows:
         raise NotFound(f"there is no enrollment {enrollment_id}")
