@@ -7,6 +7,7 @@ What the console's pages then show was written by the engine itself, not by the 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from weakref import WeakKeyDictionary
 
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.dispatcher import Dispatcher, DispatcherConfig
@@ -22,13 +23,16 @@ DAY1 = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)
 """The day-1 question goes out at 09:00 in New York."""
 ADA = "+14155550100"
 BOB = "+14155550101"
+_FAKES: WeakKeyDictionary[Runtime, FakeProvider] = WeakKeyDictionary()
 
 
-def enroll(runtime: Runtime, phone: str, name: str, *, at: datetime = NOW) -> int:
+def enroll(
+    runtime: Runtime, phone: str, name: str, *, at: datetime = NOW, surgery: str = SURGERY
+) -> int:
     """Enroll ``phone`` in the post-op sequence (surgery on :data:`SURGERY`)."""
     request = EnrollmentRequest(
         sequence="postop", phone=phone, timezone="America/New_York",
-        attributes={"first_name": name, "surgery_date": SURGERY},
+        attributes={"first_name": name, "surgery_date": surgery},
     )  # fmt: skip
     return runtime.enroller.enroll(request, now=at).enrollment_id
 
@@ -36,7 +40,8 @@ def enroll(runtime: Runtime, phone: str, name: str, *, at: datetime = NOW) -> in
 def hand_off(runtime: Runtime, at: datetime = NOW, *, refused: int = 0) -> FakeProvider:
     """One dispatcher pass at ``at``: what is due within Twilio's window is scheduled; the
     first ``refused`` creates are refused for good (21211: not a valid number)."""
-    fake = FakeProvider(lambda: at)
+    fake = _FAKES.setdefault(runtime, FakeProvider())  # one per runtime: SIDs stay unique
+    fake.now = lambda: at
     if refused:
         fake.script("create", *[Scripted.twilio(21211)] * refused)
     config = DispatcherConfig.from_settings(
