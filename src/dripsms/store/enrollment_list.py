@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select
 
 from dripsms.core.states import MessageKind, MessageState
-
 from dripsms.store.inbox import item_key
 from dripsms.store.tables import alerts, contacts, enrollments, inbox_acknowledgements, messages
 
