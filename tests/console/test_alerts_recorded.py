@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
+from twilio.request_validator import RequestValidator
 
 from dripsms.runtime import Runtime
 from dripsms.settings import Settings
 from dripsms.store.tables import alerts
+from tests.console.conftest import Console
 from tests.console.scenes import ADA, BOB, DAY1, NOW, close_windows, enroll, hand_off, reply
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,3 +68,36 @@ def test_a_low_score_writes_no_alert(runtime: Runtime) -> None:
     hand_off(runtime)
     assert reply(runtime, ADA, "3", sid="SM" + "2" * 32).kind == "matched"
     assert _alerts(runtime) == []
+
+
+def test_a_repeated_inbound_webhook_writes_no_second_alert(console: Console) -> None:
+    """Twilio delivers the same signed webhook twice: one reply, one alert."""
+    runtime = console.runtime
+    enroll(runtime, ADA, "Ada")
+    hand_off(runtime)
+    runtime.clock = lambda: DAY1 + timedelta(hours=1)
+    sid = "SM" + "3" * 32
+    params = {
+        "MessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "a" * 32, "From": ADA,
+        "To": "+15005550006", "Body": "8/10", "NumMedia": "0", "ApiVersion": "2010-04-01",
+    }  # fmt: skip
+    token = runtime.settings.twilio_auth_token
+    assert token is not None
+    signature = RequestValidator(token.get_secret_value()).compute_signature(
+        console.services.public_url + "/twilio/inbound", params
+    )
+    browser = console.browser()
+    answers = [
+        browser.post(
+            console.url + "/twilio/inbound",
+            data=params,
+            headers={"X-Twilio-Signature": signature},
+            timeout=10,
+        )
+        for _ in range(2)
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert "a nurse will call you" in answers[0].text
+    assert "<Message>" not in answers[1].text  # a repeat is answered with nothing
+    [alert] = _alerts(runtime)
+    assert (alert["reason"], alert["answer"], alert["value"]) == ("reply", "8/10", 8)

@@ -206,7 +206,7 @@ def test_an_unknown_item_is_refused_naming_the_field_and_writes_nothing(
 ) -> None:
     browser = console.sign_in("nurse")
     token = console.csrf(browser)
-    for item in ("alert:999", "contact:1", "alert:1; drop table", ""):
+    for item in ("alert:999", "message:999999999999", "contact:1", "alert:1; drop table", ""):
         answer = _post(console, browser, "acknowledge", item, token)
         assert answer.status_code == 422, item  # type: ignore[attr-defined]
         assert "item:" in answer.text  # type: ignore[attr-defined]

@@ -54,6 +54,8 @@ FAILED_MESSAGES = (MessageState.FAILED, MessageState.UNDELIVERED, MessageState.L
 """A text in one of these did not reach its phone and will not be tried again."""
 ITEM = re.compile(r"(alert|reply|message|notification):([1-9][0-9]{0,11})")
 """The name of an inbox item."""
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers: a larger one names nothing (and PostgreSQL would refuse it)."""
 
 
 class ItemKind(StrEnum):
@@ -295,7 +297,7 @@ def count_items(
 def item_exists(connection: Connection, key: str) -> bool:
     """Whether ``key`` names an item the inbox lists (whatever its status)."""
     found = ITEM.fullmatch(key)
-    if found is None:
+    if found is None or int(found.group(2)) > MAX_ID:
         return False
     source, ids = {
         "alert": (_alerts, alerts.c.id), "reply": (_replies, replies.c.id),
