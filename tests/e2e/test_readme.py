@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from tests.e2e.conftest import REPO
 
 MARKER = "<!-- walkthrough -->"
