@@ -2,7 +2,7 @@
 
 Every ```console block preceded by ``<!-- walkthrough -->`` in README.md is a walkthrough.
 Its ``$ `` commands (with their ``\\`` continuation lines) run in order, in one ``bash``
-session, in a temporary directory laid out like a fresh clone (``.venv`` and
+session of its own, in a temporary directory laid out like a fresh clone (``.venv`` and
 ``sequences/``), with a PATH that does *not* hold dripsms: the README's own words must put
 it there. Each command must exit 0. A command ending in ``&`` runs in the background (its
 output to a log; the next command starts once it has printed its first line, i.e. it is
@@ -185,8 +185,12 @@ def test_the_readme_has_a_walkthrough() -> None:
     assert blocks and all(blocks), "README.md marks at least one walkthrough block"
 
 
-def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
-    commands = [c for block in walkthroughs((REPO / "README.md").read_text()) for c in block]
+BLOCKS = walkthroughs((REPO / "README.md").read_text())
+
+
+@pytest.mark.parametrize("block", range(len(BLOCKS)), ids=lambda n: f"block{n + 1}")
+def test_the_readme_walkthrough_runs_as_written(tmp_path: Path, block: int) -> None:
+    commands = BLOCKS[block]
     if not _port_free(8787):
         pytest.fail("port 8787 (the sandbox's default, which the README uses) is taken")
     _clone_like(tmp_path)
@@ -206,8 +210,8 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     logs = "".join(p.read_text() for p in sorted(tmp_path.glob(".walkthrough-*.log")))
     assert done.returncode == 0, f"{done.stderr}\n--- stdout\n{done.stdout}\n--- logs\n{logs}"
     assert "Traceback" not in done.stdout + done.stderr + logs
-    database = tmp_path / "dripsms.db"
-    if database.exists():  # a walkthrough meets no Twilio error and no failed message
+    for database in tmp_path.rglob("dripsms.db"):
+        # a walkthrough meets no Twilio error and no failed message
         with sqlite3.connect(database) as db:
             failed = db.execute(
                 "select step_id, state, error_message from messages"
