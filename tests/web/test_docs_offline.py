@@ -4,6 +4,8 @@ served by dripsms itself (from the installed ``fastapi-offline`` package), never
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -83,3 +85,32 @@ def test_swagger_ui_is_given_the_schema_with_the_api_security_schemes(app: Serve
     # The OAuth2 redirect page Swagger UI's Authorize dialog returns to is served too.
     redirect = app.session.get(app.url + "/docs/oauth2-redirect", timeout=10)
     assert redirect.status_code == 200
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs it)")
+@pytest.mark.parametrize(
+    ("page", "rendered"),
+    [
+        # Swagger UI drew the operations and the Authorize button (the security schemes).
+        ("/docs", ['class="btn authorize', 'opblock-summary-method">POST', "/v1/enrollments"]),
+        ("/redoc", ["api-content", "Enroll a contact"]),
+    ],
+)
+def test_the_docs_render_in_a_browser_that_reaches_no_other_host(
+    app: Served, page: str, rendered: list[str]
+) -> None:
+    assert CHROMIUM is not None
+    done = subprocess.run(
+        [
+            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+            # every host but this one fails to resolve: a CDN script could not load
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--virtual-time-budget=15000", "--dump-dom", app.url + page,
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    for mark in rendered:
+        assert mark in done.stdout, f"{page} did not render {mark!r}"
