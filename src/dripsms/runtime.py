@@ -217,7 +217,10 @@ class Runtime:
             return run_reply_timers(self.conversations, now=now, lead=lead)
 
         def notify(now: datetime) -> dict[str, int]:
-            done = deliver_due(self.engine, self.notify_secret, now=now)
+            done = deliver_due(
+                self.engine, self.notify_secret, now=now,
+                twilio_auth_token=self.webhook_auth_token,
+            )  # fmt: skip
             return {"notified": done.delivered, "notify_retrying": done.retrying}
 
         def recover(now: datetime) -> dict[str, int]:

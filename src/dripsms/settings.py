@@ -200,6 +200,10 @@ class Settings(_Sources):
         default_factory=list,
         description="Our numbers (comma-separated): replies the webhook missed are listed there.",
     )
+    studio_flow_url: str | None = Field(
+        None,
+        description="A Studio flow's webhook URL: texts that are not replies to dripsms go there.",
+    )
     notify_secret: SecretStr | None = Field(
         None,
         description="Key for the HMAC-SHA256 signature of notify webhooks (default: auth token).",
@@ -294,6 +298,14 @@ class Settings(_Sources):
         if isinstance(value, str):
             return [token.strip() for token in value.split(",") if token.strip()]
         return value
+
+    @field_validator("studio_flow_url", mode="before")
+    @classmethod
+    def _flow_url(cls, value: Any) -> Any:
+        value = _blank_is_unset(value)
+        if isinstance(value, str) and not value.strip().startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL (the flow's webhook URL, from its Trigger)")
+        return value.strip() if isinstance(value, str) else value
 
     @property
     def uses_sandbox(self) -> bool:

@@ -136,7 +136,7 @@ def test_preview_defaults_the_anchor_to_today_on_the_pinned_clock() -> None:
         (["--tz", "UTC", "--set", "age=3"], "age: not an attribute of postop"),
         (["--tz", "UTC", "--set", "surgery_date=03/07/2026"], "surgery_date: expected a date"),
         (["--tz", "UTC", "--set", "first_name"], "--set 'first_name': write NAME=VALUE"),
-        (["--tz", "UTC", "--reply", "day1=lots"], "reply to day1: expected a whole number"),
+        (["--tz", "UTC", "--reply", "day1=lots"], "reply to day1: not a number (got 'lots')"),
         (["--tz", "UTC", "--reply", "day3=5"], "step 'day3' expects no reply"),
         (["--tz", "Asia/Tokyo", "--anchor", "9999-12-31"], "--anchor: 9999-12-31 is outside"),
         (["--tz", "Asia/Tokyo", "--anchor", "0001-01-01"], "--anchor: 0001-01-01 is outside"),

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dripsms.cli import render
+from dripsms.cli import common, render
 
 
 def sandbox(
@@ -29,4 +29,7 @@ def sandbox(
     def ready(url: str) -> None:
         render.sandbox_ready(url, token)
 
-    serve(host, port, sandbox=Sandbox(auth_token=token), ready=ready)
+    # Its clock stands still unless moved; it starts at DRIPSMS_NOW when that is set, so that
+    # commands pinned to DRIPSMS_NOW and the sandbox agree on what SendAt is in the future.
+    start = common.clock()()
+    serve(host, port, sandbox=Sandbox(auth_token=token, now=start), ready=ready)

@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dripsms.core.attributes import AttributeType, coerce
+from dripsms.core.attributes import coerce
 from dripsms.core.context import sample_attributes, template_context
+from dripsms.core.replies import parse_reply
 from dripsms.core.segments import count_segments
-from dripsms.core.sequence.model import ChoiceReply, IntegerReply, Sequence, Step, YesNoReply
+from dripsms.core.sequence.model import Sequence, Step
 from dripsms.core.templates import evaluate, render
 from dripsms.core.timeline import PlannedStep, plan_timeline
 from dripsms.errors import DripError, TemplateError
@@ -67,20 +68,18 @@ def typed_attributes(sequence: Sequence, raw: Mapping[str, Any]) -> dict[str, An
 
 
 def typed_reply(step: Step, raw: str) -> Any:
-    """A simulated reply to ``step`` as its parsed value (``8``, ``True``, ``"hip"``)."""
+    """A simulated reply to ``step`` as its parsed value (``8``, ``True``, ``"hip"``).
+
+    Read as a patient's text is read (:func:`dripsms.core.replies.parse_reply`): "8/10",
+    "eight", a choice's synonyms ("1" for ``appointments``), "yes please".
+    """
     expect = step.expect_reply
     if expect is None:
         raise DripError(f"step {step.id!r} expects no reply")
-    try:
-        if isinstance(expect, IntegerReply):
-            return coerce(AttributeType.INTEGER, raw)
-        if isinstance(expect, YesNoReply):
-            return coerce(AttributeType.BOOLEAN, raw)
-        if isinstance(expect, ChoiceReply):
-            return coerce(AttributeType.CHOICE, raw, tuple(expect.values))
-    except ValueError as exc:
-        raise DripError(f"reply to {step.id}: {exc}") from None
-    return raw
+    parsed = parse_reply(expect, raw)
+    if not parsed.valid:
+        raise DripError(f"reply to {step.id}: {parsed.reason} (got {raw!r})")
+    return parsed.value
 
 
 def _apply_rules(

@@ -39,6 +39,7 @@ from dripsms.engine.inbound import (
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.matching import Matcher, Outcome
 from dripsms.engine.stopping import opt_out_contact
+from dripsms.engine.studio import forward_to_intake
 from dripsms.store.conversations import add_bare_contact, contact_id_of, resubscribe
 from dripsms.store.events import event_row, record
 from dripsms.store.replies import Question, open_among, questions_of, reply_stored, store_reply
@@ -62,6 +63,7 @@ class ConversationConfig:
     max_reprompts: int
     unmatched_reply: str | None
     default_region: str
+    studio_flow_url: str | None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConversationConfig:
@@ -76,6 +78,7 @@ class ConversationConfig:
             max_reprompts=s.max_reprompts,
             unmatched_reply=s.unmatched_reply,
             default_region=s.default_region,
+            studio_flow_url=s.studio_flow_url,
         )
 
 
@@ -118,6 +121,7 @@ class Conversations:
             if reply_stored(connection, inbound.message_sid):
                 return InboundResult(DUPLICATE)
             result = self._route(connection, call)
+            result = forward_to_intake(connection, self.config.studio_flow_url, call, result)
             if not immediate and result.enrollment_id is not None:
                 for n, text in enumerate(result.answers):
                     enqueue_text(

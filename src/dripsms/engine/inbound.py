@@ -23,6 +23,8 @@ class Inbound:
     received_at: datetime
     to: str = ""
     opt_out_type: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+    """Twilio's webhook parameters as received (forwarded as they are to a Studio flow)."""
 
 
 @dataclass(slots=True)

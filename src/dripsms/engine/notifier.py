@@ -17,13 +17,18 @@ from typing import Any
 
 import requests
 from sqlalchemy import Engine
+from twilio.request_validator import RequestValidator
 
 from dripsms.core.backoff import backoff
+from dripsms.engine.studio import FORM_KEY
 from dripsms.store import notifications
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Dripsms-Signature"
 MAX_ATTEMPTS = 20
+FORWARD_MAX_ATTEMPTS = 6
+"""A text forwarded to a Studio flow is retried for about five minutes, not for hours: an
+intake that starts long after the patient texted would surprise them."""
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -53,10 +58,35 @@ def _body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False).encode()
 
 
+def _forward(
+    row: notifications.DueNotification, auth_token: str | None, timeout: float
+) -> str | None:
+    """POST a text's original parameters to a Studio flow as Twilio posts them: form-encoded,
+    signed with ``X-Twilio-Signature`` (the account's auth token over the URL and the
+    parameters). None on a 2xx; Studio's answer is otherwise not read."""
+    params = {str(k): str(v) for k, v in dict(row.payload[FORM_KEY]).items()}
+    headers = {"User-Agent": "dripsms-forward"}
+    if auth_token:
+        headers["X-Twilio-Signature"] = RequestValidator(auth_token).compute_signature(
+            row.url, params
+        )
+    try:
+        answer = requests.post(row.url, data=params, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+
+
 def _post(
-    row: notifications.DueNotification, secret: str, now: datetime, timeout: float
+    row: notifications.DueNotification,
+    secret: str,
+    now: datetime,
+    timeout: float,
+    auth_token: str | None = None,
 ) -> str | None:
     """POST one notification; None on a 2xx, else what went wrong."""
+    if FORM_KEY in row.payload:
+        return _forward(row, auth_token, timeout)
     body = _body(row.payload)
     headers = {
         "Content-Type": "application/json",
@@ -71,20 +101,30 @@ def _post(
 
 
 def deliver_due(
-    engine: Engine, secret: str, *, now: datetime, timeout: float = 5.0, limit: int = 100
+    engine: Engine,
+    secret: str,
+    *,
+    now: datetime,
+    timeout: float = 5.0,
+    limit: int = 100,
+    twilio_auth_token: str | None = None,
 ) -> NotifyReport:
-    """POST every notification that is due; no database transaction spans a request."""
+    """POST every notification that is due; no database transaction spans a request.
+
+    ``twilio_auth_token`` signs the texts forwarded to a Studio flow.
+    """
     report = NotifyReport()
     with engine.connect() as connection:
         due = notifications.due_notifications(connection, now, limit)
     for row in due:
-        error = _post(row, secret, now, timeout)
+        error = _post(row, secret, now, timeout, twilio_auth_token)
         attempts = row.attempts + 1
+        limit_of_row = FORWARD_MAX_ATTEMPTS if FORM_KEY in row.payload else MAX_ATTEMPTS
         with engine.begin() as connection:
             if error is None:
                 notifications.mark_delivered(connection, row.id, attempts, now)
                 report.delivered += 1
-            elif attempts >= MAX_ATTEMPTS:
+            elif attempts >= limit_of_row:
                 notifications.mark_failed(connection, row.id, attempts, error)
                 report.failed += 1
                 log.error("notify webhook gave up", extra={"action": "alert", "id": row.id})

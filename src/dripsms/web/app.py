@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from dripsms import __version__
 from dripsms.runtime import Runtime
@@ -16,7 +17,10 @@ from dripsms.web.problems import install_handlers
 def create_app(runtime: Runtime) -> FastAPI:
     """The dripsms HTTP app: a home page, the console, /v1 API, Twilio webhooks, /healthz,
     /metrics, /docs."""
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from an installed package (no CDN: they
+    # work offline and behind a hospital's proxy); the assets are served under /docs/assets.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="dripsms",
         version=__version__,
         description="Reply-aware SMS drip sequences on Twilio Message Scheduling.",

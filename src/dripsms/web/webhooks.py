@@ -79,6 +79,7 @@ async def inbound(request: Request) -> Response:
         received_at=now,
         to=params.get("To", ""),
         opt_out_type=params.get("OptOutType") or None,
+        params=tuple((str(k), str(v)) for k, v in params.items()),
     )
     if not text.message_sid or not text.from_phone:
         return _missing(
