@@ -62,6 +62,8 @@ class ConversationConfig:
     max_reprompts: int
     unmatched_reply: str | None
     default_region: str
+    public_url: str = ""
+    """Where dripsms is reached: alerts link to the console's contact page there."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConversationConfig:
@@ -76,6 +78,7 @@ class ConversationConfig:
             max_reprompts=s.max_reprompts,
             unmatched_reply=s.unmatched_reply,
             default_region=s.default_region,
+            public_url=s.public_url,
         )
 
 
@@ -105,7 +108,7 @@ class Conversations:
         self.engine = engine
         self.library = library
         self.config = config
-        self.matcher = Matcher(library, config.max_reprompts)
+        self.matcher = Matcher(library, config.max_reprompts, config.public_url)
 
     def receive(self, inbound: Inbound, *, immediate: bool = True) -> InboundResult:
         """Handle one inbound text, once: a repeated ``MessageSid`` does nothing.

@@ -65,6 +65,8 @@ enrollments = Table(
     Column("enrolled_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime),
     Column("end_reason", String(64)),
+    # Paused from the console: its steps are not handed off until it is resumed.
+    Column("paused_at", UTCDateTime),
     Index("ix_enrollments_contact_id", "contact_id"),
     # One active enrollment per contact, sequence and external id (two surgeries: two ids).
     Index(

@@ -13,13 +13,14 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from dripsms.web.console import overview, signin
+from dripsms.web.console import contacts, overview, signin
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(overview.router)
+router.include_router(contacts.router)
 
 
 @router.get("")
