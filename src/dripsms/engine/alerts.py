@@ -48,10 +48,18 @@ class Alert:
 
 def contact_url(public_url: str, phone: str) -> str | None:
     """The contact's page in the console, ``{public_url}/console/contacts/{E.164}``, for a
-    nurse to open from an alert; None without a public URL."""
+    nurse to open from an alert (the webhook's ``contact.url``); None without a public URL."""
     if not public_url:
         return None
     return f"{public_url.rstrip('/')}/console/contacts/{phone}"
+
+
+def sms_url(public_url: str, contact_id: int) -> str | None:
+    """The same page by the contact's id, ``{public_url}/console/c/{id}``: for the staff SMS,
+    which never carries the whole number (staff phones are not a secure channel)."""
+    if not public_url:
+        return None
+    return f"{public_url.rstrip('/')}/console/c/{contact_id}"
 
 
 def masked(phone: str) -> str:
@@ -103,7 +111,7 @@ def alert_fields(alert: Alert, context: dict[str, Any]) -> dict[str, Any]:
         "value": alert.value,
         "reason": alert.reason,
         "why": why(alert),
-        "link": contact_url(alert.public_url, alert.phone) or "",
+        "link": sms_url(alert.public_url, alert.contact_id) or "",
     }
 
 
@@ -119,7 +127,7 @@ def default_text(alert: Alert, context: dict[str, Any]) -> str:
         answer = _quoted(alert.answer or "")
         read = f" = {_value(alert.value)}" if alert.value is not None else ""
         text = f"{head} answered {alert.step_id}: {answer}{read}; {why(alert)}."
-    link = contact_url(alert.public_url, alert.phone)
+    link = sms_url(alert.public_url, alert.contact_id)
     return f"{text} {link}" if link else text
 
 

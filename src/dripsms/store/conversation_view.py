@@ -163,6 +163,14 @@ def conversation(connection: Connection, phone: str) -> ConversationRecord | Non
     return ConversationRecord(contact, enrolled, outbound, inbound, raised)
 
 
+def phone_of_contact(connection: Connection, contact_id: int) -> str | None:
+    """The phone of the contact with this id, or None."""
+    phone: str | None = connection.execute(
+        select(contacts.c.phone).where(contacts.c.id == contact_id)
+    ).scalar_one_or_none()
+    return phone
+
+
 def enrollment_of_contact(connection: Connection, phone: str, enrollment_id: int) -> bool:
     """Whether enrollment ``enrollment_id`` belongs to the contact with this phone."""
     c, e = contacts.c, enrollments.c

@@ -26,6 +26,7 @@ from dripsms.store.conversation_view import (
     ConversationRecord,
     EnrollmentRecord,
     conversation,
+    phone_of_contact,
 )
 from dripsms.web.console.chart import Chart, ChartPoint, layout
 from dripsms.web.console.errors import error_page
@@ -259,6 +260,18 @@ def _status(error: DripError) -> int:
     if isinstance(error, Conflict):
         return 409
     return 422 if isinstance(error, InvalidInput) else 400
+
+
+@router.get("/c/{contact_id}")
+def contact_by_id(
+    request: Request, contact_id: int, services: ServicesDep, operator: CurrentOperator
+) -> Response:
+    """The link of a staff SMS (which never carries the number): to the contact's page."""
+    with services.engine.connect() as connection:
+        phone = phone_of_contact(connection, contact_id)
+    if phone is None:
+        return error_page(request, 404, "No contact has that id.")
+    return RedirectResponse(f"/console/contacts/{phone}", status_code=303)
 
 
 @router.get("/contacts/{phone}", response_class=HTMLResponse)
