@@ -36,11 +36,12 @@ def populate(console: Console) -> int:
     enrollment_id = enroll_ada(console)
     engine = console.runtime.engine
     with engine.begin() as connection:
+        day1 = {"state": "delivered", "body": "Hi Ada, how is your pain?", "sid": "SM" + "1" * 32,
+                "sent_at": at(2, 14)}  # fmt: skip
         connection.execute(
             update(messages)
             .where(messages.c.enrollment_id == enrollment_id, messages.c.step_id == "day1")
-            .values(state="delivered", body="Hi Ada, how is your pain?", sid="SM" + "1" * 32,
-                    sent_at=at(2, 14))  # fmt: skip
+            .values(**day1)
         )
         contact_id = connection.execute(select(contacts.c.id)).scalar_one()
         rows: list[dict[str, Any]] = [
@@ -90,9 +91,7 @@ def outbox_texts(console: Console) -> list[Any]:
         return list(connection.execute(select(messages).where(messages.c.kind == "text")))
 
 
-def post(
-    console: Console, browser: requests.Session, path: str, **form: str
-) -> requests.Response:
+def post(console: Console, browser: requests.Session, path: str, **form: str) -> requests.Response:
     token = console.csrf(browser, f"/console/contacts/{ADA}")
     return browser.post(
         f"{console.url}/console/contacts/{ADA}{path}", data={"csrf_token": token, **form},
@@ -118,7 +117,7 @@ def test_the_page_shows_the_conversation_chart_and_alerts_and_audits_the_view(
     assert "possible opt-out in words: review" in html
     # the chart: one point per numeric answer, a text alternative with the values
     assert html.count('<circle class="point"') == 2
-    assert "<title id=\"chart-svg-title\">" in html
+    assert '<title id="chart-svg-title">' in html
     assert re.search(r"<td>8(\.0)?</td>", html) and re.search(r"<td>6(\.0)?</td>", html)
     assert "days since the anchor (2026-03-01)" in html
     # attributes, enrollments, alerts
@@ -277,6 +276,9 @@ def test_the_link_of_a_staff_sms_leads_to_the_page(console: Console) -> None:
     moved = nurse.get(f"{console.url}/console/c/{contact_id}", timeout=10, allow_redirects=False)
     assert (moved.status_code, moved.headers["location"]) == (303, f"/console/contacts/{ADA}")
     assert nurse.get(f"{console.url}/console/c/999", timeout=10).status_code == 404
-    assert console.browser().get(
-        f"{console.url}/console/c/{contact_id}", timeout=10, allow_redirects=False
-    ).status_code == 303  # to the sign-in page: the number is shown to operators only
+    assert (
+        console.browser()
+        .get(f"{console.url}/console/c/{contact_id}", timeout=10, allow_redirects=False)
+        .status_code
+        == 303
+    )  # to the sign-in page: the number is shown to operators only
