@@ -59,40 +59,21 @@ def record(**fields: Any) -> ConversationRecord:
 
 
 def test_the_thread_interleaves_texts_in_time_on_the_contacts_clock() -> None:
-    page = contact_page(
-        record(
-            outbound=[
-                out(1, "day1", "delivered", sent_at=at(2, 14), body="Pain 0-10?"),
-                out(
-                    2,
-                    "day3",
-                    "failed",
-                    due_at=at(4, 14),
-                    sent_at=at(4, 14),
-                    body="Day 3",
-                    error_code=30006,
-                    error_message="Landline or unreachable carrier",
-                ),
-                out(3, "day7", "scheduled", due_at=at(8, 14)),
-                out(4, "console#1", "planned", kind="text", due_at=at(3, 9), body="Call you"),
-            ],  # fmt: skip
-            inbound=[
-                reply(1, "matched", "8", 8, at(2, 14, 5)),
-                reply(2, "late", "still 8", 8, at(3, 20)),
-                reply(
-                    3,
-                    "unmatched",
-                    "stop it",
-                    None,
-                    at(5, 1),
-                    step_id=None,
-                    enrollment_id=None,
-                    reason="possible opt-out: review",
-                ),
-            ],  # fmt: skip
-        ),
-        clinic_timezone="Europe/Paris",
-    )
+    failed = {"due_at": at(4, 14), "sent_at": at(4, 14), "body": "Day 3", "error_code": 30006,
+              "error_message": "Landline or unreachable carrier"}  # fmt: skip
+    outbound = [
+        out(1, "day1", "delivered", sent_at=at(2, 14), body="Pain 0-10?"),
+        out(2, "day3", "failed", **failed),
+        out(3, "day7", "scheduled", due_at=at(8, 14)),
+        out(4, "console#1", "planned", kind="text", due_at=at(3, 9), body="Call you"),
+    ]
+    review = {"step_id": None, "enrollment_id": None, "reason": "possible opt-out: review"}
+    inbound = [
+        reply(1, "matched", "8", 8, at(2, 14, 5)),
+        reply(2, "late", "still 8", 8, at(3, 20)),
+        reply(3, "unmatched", "stop it", None, at(5, 1), **review),
+    ]
+    page = contact_page(record(outbound=outbound, inbound=inbound), clinic_timezone="Europe/Paris")
     assert page.zone == "America/New_York"  # the enrollment's, before the clinic's
     steps = [(i.direction, i.step) for i in page.thread]
     assert steps == [("out", "day1"), ("in", "day1"), ("in", "day1"), ("out", "day3"),
