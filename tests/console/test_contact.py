@@ -249,6 +249,7 @@ def test_only_an_admin_unenrolls(console: Console) -> None:
     assert (row.state, row.end_reason) == ("canceled", "unenroll")
     assert ("unenroll", f"enrollment:{enrollment_id}") in audit_rows(console)
     assert post(console, admin, f"/enrollments/{enrollment_id}/unenroll").status_code == 409
+    assert post(console, admin, f"/enrollments/{enrollment_id}/explode").status_code == 404
 
 
 def test_an_enrollment_of_another_contact_is_not_found(console: Console) -> None:

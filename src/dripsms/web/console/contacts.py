@@ -30,7 +30,7 @@ from dripsms.store.conversation_view import (
 )
 from dripsms.web.console.chart import Chart, ChartPoint, layout
 from dripsms.web.console.errors import error_page
-from dripsms.web.console.session import AdminOperator, CsrfForm, CurrentOperator
+from dripsms.web.console.session import CsrfForm, CurrentOperator, Forbidden
 from dripsms.web.console.templating import local_time, render
 from dripsms.web.dependencies import ServicesDep
 
@@ -323,46 +323,27 @@ def reply(
     return _act(request, services, phone, send, "reply", draft=body)
 
 
-@router.post("/contacts/{phone}/enrollments/{enrollment_id}/pause")
-def pause(
-    request: Request, phone: str, enrollment_id: int, services: ServicesDep,
+ENROLLMENT_ACTIONS = {
+    "pause": contact_actions.pause,
+    "resume": contact_actions.resume,
+    "unenroll": contact_actions.unenroll_from_console,
+}
+"""What the buttons of an enrollment do: pause and resume (any operator), unenroll (admins)."""
+
+
+@router.post("/contacts/{phone}/enrollments/{enrollment_id}/{action}")
+def enrollment_action(
+    request: Request, phone: str, enrollment_id: int, action: str, services: ServicesDep,
     operator: CurrentOperator, _: CsrfForm,
 ) -> Response:  # fmt: skip
-    """Hold the enrollment's steps; cancel at Twilio what it holds (audited)."""
+    """Pause, resume or unenroll one of the contact's enrollments (audited)."""
+    chosen = ENROLLMENT_ACTIONS.get(action)
+    if chosen is None:
+        return error_page(request, 404, "No such action.")
+    if action == "unenroll" and not operator.is_admin:
+        raise Forbidden("unenrolling is for admins")
 
     def act(canonical: str) -> None:
-        contact_actions.pause(
-            services.engine, canonical, enrollment_id, operator, now=services.clock()
-        )
+        chosen(services.engine, canonical, enrollment_id, operator, now=services.clock())
 
-    return _act(request, services, phone, act, "pause")
-
-
-@router.post("/contacts/{phone}/enrollments/{enrollment_id}/resume")
-def resume(
-    request: Request, phone: str, enrollment_id: int, services: ServicesDep,
-    operator: CurrentOperator, _: CsrfForm,
-) -> Response:  # fmt: skip
-    """Plan again what the pause stopped (audited)."""
-
-    def act(canonical: str) -> None:
-        contact_actions.resume(
-            services.engine, canonical, enrollment_id, operator, now=services.clock()
-        )
-
-    return _act(request, services, phone, act, "resume")
-
-
-@router.post("/contacts/{phone}/enrollments/{enrollment_id}/unenroll")
-def unenroll(
-    request: Request, phone: str, enrollment_id: int, services: ServicesDep,
-    operator: AdminOperator, _: CsrfForm,
-) -> Response:  # fmt: skip
-    """End the enrollment (admins only; audited)."""
-
-    def act(canonical: str) -> None:
-        contact_actions.unenroll_from_console(
-            services.engine, canonical, enrollment_id, operator, now=services.clock()
-        )
-
-    return _act(request, services, phone, act, "unenroll")
+    return _act(request, services, phone, act, action)
