@@ -176,3 +176,10 @@ def test_alerts_are_listed_with_their_reason() -> None:
     page = contact_page(record(alerts=[alert]))
     assert page.alerts[0]["when"] == "2026-03-02 09:05 EST"
     assert (page.alerts[0]["reason"], page.alerts[0]["rule"]) == ("reply", "reply >= 7")
+
+
+def test_alerts_texted_to_staff_are_listed_apart_from_the_thread() -> None:
+    staff = out(5, "day1#SM1#staff0", "delivered", kind="staff", body="dripsms alert ...")
+    page = contact_page(record(outbound=[staff]))
+    assert page.thread == [] and page.upcoming == []
+    assert [t.body for t in page.staff_texts] == ["dripsms alert ..."]

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from dripsms.core.states import MessageKind
 from dripsms.store.tables import alerts, contacts, enrollments, messages, replies
 
 
@@ -39,7 +38,8 @@ class EnrollmentRecord:
 
 @dataclass(frozen=True, slots=True)
 class OutboundRecord:
-    """A text to the contact (a step, a rule's answer, a reply from the console)."""
+    """A text to the contact (a step, a rule's answer, a reply from the console), or a staff
+    alert about it (kind ``staff``: to a notify target's phone)."""
 
     id: int
     enrollment_id: int
@@ -144,7 +144,7 @@ def conversation(connection: Connection, phone: str) -> ConversationRecord | Non
         for x in connection.execute(
             select(*_OUTBOUND)
             .join(enrollments, e.id == m.enrollment_id)
-            .where(e.contact_id == contact.id, m.kind != MessageKind.STAFF.value)
+            .where(e.contact_id == contact.id)
             .order_by(m.id)
         )
     ]

@@ -99,6 +99,8 @@ class ContactPage:
     thread: list[ThreadItem]
     upcoming: list[ThreadItem]
     alerts: list[dict[str, Any]]
+    staff_texts: list[ThreadItem]
+    """Alerts texted to the care team's phones about this contact."""
     chart: Chart | None
     chart_points: list[ChartPoint]
     can_reply: bool
@@ -154,6 +156,7 @@ def contact_page(record: ConversationRecord, *, clinic_timezone: str | None = No
     sequences = {e.id: e.sequence for e in record.enrollments}
     thread: list[ThreadItem] = []
     upcoming: list[ThreadItem] = []
+    staff: list[ThreadItem] = []
     next_due: dict[int, datetime] = {}
     for m in record.outbound:
         state = S(m.state)
@@ -169,7 +172,9 @@ def contact_page(record: ConversationRecord, *, clinic_timezone: str | None = No
             kind=m.kind, segments=count_segments(m.body).segments if m.body else 0,
             by_console=m.step_id.startswith(CONSOLE_TAG),
         )  # fmt: skip
-        if state in UPCOMING:
+        if m.kind == MessageKind.STAFF:
+            staff.append(item)
+        elif state in UPCOMING:
             upcoming.append(item)
             if m.due_at is not None and m.kind == MessageKind.STEP:
                 known = next_due.get(m.enrollment_id)
@@ -201,6 +206,7 @@ def contact_page(record: ConversationRecord, *, clinic_timezone: str | None = No
         thread=thread,
         upcoming=upcoming,
         alerts=[_alert(a, zone) for a in record.alerts],
+        staff_texts=staff,
         chart=chart,
         chart_points=points,
         can_reply=contact.opted_out_at is None and bool(record.enrollments),
