@@ -62,7 +62,7 @@ class ConversationConfig:
     max_reprompts: int
     unmatched_reply: str | None
     default_region: str
-    public_url: str = ""
+    public_url: str
     """Where dripsms is reached: alerts link to the console's contact page there."""
 
     @classmethod
