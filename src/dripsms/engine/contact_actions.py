@@ -15,6 +15,7 @@ refused while a cancel is still in flight (its outcome decides whether the step 
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -80,7 +81,7 @@ def reply_to_contact(
         enrollment_id = view.reply_target(connection, phone)
         if enrollment_id is None:
             raise Conflict("this contact has no enrollment to send under")
-        tag = f"{view.CONSOLE_TAG}{view.console_texts(connection, enrollment_id) + 1}"
+        tag = f"{view.CONSOLE_TAG}{secrets.token_hex(8)}"  # two nurses at once: two texts
         add_text(connection, enrollment_id, tag, text, now)
         segments = count_segments(text).segments
         _audit(

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from dripsms.core.states import EnrollmentState
 from dripsms.store.tables import alerts, contacts, enrollments, messages, replies
 
 
@@ -192,21 +193,11 @@ def reply_target(connection: Connection, phone: str) -> int | None:
         .where(c.phone == phone)
         .order_by(e.id.desc())
     ).all()
-    active = [row.id for row in rows if row.state == "active"]
+    active = [row.id for row in rows if row.state == EnrollmentState.ACTIVE.value]
     if active:
         return int(active[0])
     return int(rows[0].id) if rows else None
 
 
-def console_texts(connection: Connection, enrollment_id: int) -> int:
-    """How many texts the console has sent under this enrollment (to name the next one)."""
-    m = messages.c
-    return len(
-        connection.execute(
-            select(m.id).where(m.enrollment_id == enrollment_id, m.step_id.startswith(CONSOLE_TAG))
-        ).all()
-    )
-
-
 CONSOLE_TAG = "console#"
-"""The step id prefix of a text written in the console (``console#3``)."""
+"""The step id prefix of a text written in the console (``console#`` and a random tag)."""

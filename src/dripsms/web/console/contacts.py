@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dripsms.core.phones import InvalidPhone, normalize_phone
@@ -35,6 +35,8 @@ from dripsms.web.console.templating import local_time, render
 from dripsms.web.dependencies import ServicesDep
 
 router = APIRouter()
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+"""A row's id in the path: a number any database column holds."""
 S = MessageState
 UPCOMING = frozenset({S.PLANNED, S.BLOCKED, S.HANDING_OFF, S.SCHEDULED})
 """Outbound texts not out yet: listed as what comes next, not in the thread."""
@@ -220,7 +222,7 @@ def _enrollment(e: EnrollmentRecord, zone: str, next_due: datetime | None) -> En
     return EnrollmentItem(
         e.id, e.sequence, e.state, local_time(e.paused_at, zone) if e.paused_at else None,
         local_time(e.enrolled_at, zone), local_time(next_due, zone) if next_due else "—",
-        ended, e.external_id, e.state == "active", e.paused_at is not None,
+        ended, e.external_id, e.state == "active", e.state == "active" and bool(e.paused_at),
     )  # fmt: skip
 
 
@@ -270,7 +272,7 @@ def _status(error: DripError) -> int:
 
 @router.get("/c/{contact_id}")
 def contact_by_id(
-    request: Request, contact_id: int, services: ServicesDep, operator: CurrentOperator
+    request: Request, contact_id: RowId, services: ServicesDep, operator: CurrentOperator
 ) -> Response:
     """The link of a staff SMS (which never carries the number): to the contact's page."""
     with services.engine.connect() as connection:
@@ -339,7 +341,7 @@ ENROLLMENT_ACTIONS = {
 
 @router.post("/contacts/{phone}/enrollments/{enrollment_id}/{action}")
 def enrollment_action(
-    request: Request, phone: str, enrollment_id: int, action: str, services: ServicesDep,
+    request: Request, phone: str, enrollment_id: RowId, action: str, services: ServicesDep,
     operator: CurrentOperator, _: CsrfForm,
 ) -> Response:  # fmt: skip
     """Pause, resume or unenroll one of the contact's enrollments (audited)."""
