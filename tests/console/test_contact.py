@@ -172,7 +172,7 @@ def test_a_reply_goes_to_the_outbox_once_and_is_audited(console: Console) -> Non
     )  # fmt: skip
     assert text.step_id.startswith("console#") and text.due_at == console.clock.now
     shown = nurse.get(console.url + answer.headers["location"], timeout=10).text
-    assert "The text is in the outbox" in shown
+    assert "The text is in the outbox" in shown and "It takes 1 segment." in shown
     assert ("reply", f"contact:{ADA}") in audit_rows(console)
     post(console, nurse, "/reply", body="Second one")
     assert [t.body for t in outbox_texts(console)] == [text.body, "Second one"]

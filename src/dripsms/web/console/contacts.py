@@ -6,6 +6,7 @@ the routes read, act through :mod:`dripsms.engine.contact_actions` (audited), an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
@@ -251,14 +252,18 @@ def _canonical(phone: str, services: ServicesDep) -> str | None:
 
 def _page(
     request: Request, services: ServicesDep, phone: str, *, status_code: int = 200,
-    error: str | None = None, draft: str = "", done: str | None = None,
+    error: str | None = None, draft: str = "", done: str | None = None, segments: str = "",
 ) -> HTMLResponse:  # fmt: skip
     with services.engine.connect() as connection:
         record = conversation(connection, phone)
     if record is None:
         return error_page(request, 404, "No contact has that phone number.")
     page = contact_page(record, clinic_timezone=services.runtime.settings.clinic_timezone)
-    context = {"page": page, "error": error, "draft": draft, "done": DONE.get(done or "")}
+    message = DONE.get(done or "")
+    if message and done == "reply" and segments.isdigit() and len(segments) <= 3:
+        count = int(segments)
+        message = f"{message} It takes {count} segment{'s' if count != 1 else ''}."
+    context = {"page": page, "error": error, "draft": draft, "done": message}
     return render(request, "console/contact.html", context, status_code=status_code)
 
 
@@ -285,7 +290,7 @@ def contact_by_id(
 @router.get("/contacts/{phone}", response_class=HTMLResponse)
 def contact(
     request: Request, phone: str, services: ServicesDep, operator: CurrentOperator,
-    done: str | None = None,
+    done: str | None = None, segments: str = "",
 ) -> Response:  # fmt: skip
     """A patient's conversation, chart, enrollments; viewing it is audited."""
     canonical = _canonical(phone, services)
@@ -293,27 +298,28 @@ def contact(
         return error_page(request, 404, "That is not a phone number.")
     if canonical != phone:
         return RedirectResponse(f"/console/contacts/{canonical}", status_code=308)
-    response = _page(request, services, canonical, done=done)
+    response = _page(request, services, canonical, done=done, segments=segments)
     if response.status_code == 200:
         contact_actions.record_view(services.engine, canonical, operator, now=services.clock())
     return response
 
 
 def _act(
-    request: Request, services: ServicesDep, phone: str, action: Any, done: str,
+    request: Request, services: ServicesDep, phone: str, action: Callable[[str], str | None],
+    done: str,
     draft: str = "",
 ) -> Response:  # fmt: skip
     canonical = _canonical(phone, services)
     if canonical is None:
         return error_page(request, 404, "That is not a phone number.")
     try:
-        action(canonical)
+        extra = action(canonical) or ""
     except DripError as error:
         return _page(
             request, services, canonical, status_code=_status(error), error=str(error),
             draft=draft,
         )  # fmt: skip
-    return RedirectResponse(f"/console/contacts/{canonical}?done={done}", status_code=303)
+    return RedirectResponse(f"/console/contacts/{canonical}?done={done}{extra}", status_code=303)
 
 
 @router.post("/contacts/{phone}/reply")
@@ -323,10 +329,11 @@ def reply(
 ) -> Response:  # fmt: skip
     """Text the patient now, through the outbox (audited)."""
 
-    def send(canonical: str) -> None:
-        contact_actions.reply_to_contact(
+    def send(canonical: str) -> str:
+        sent = contact_actions.reply_to_contact(
             services.engine, canonical, body, operator, now=services.clock()
         )
+        return f"&segments={sent.segments}"
 
     return _act(request, services, phone, send, "reply", draft=body)
 
