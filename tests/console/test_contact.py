@@ -224,6 +224,7 @@ def test_pause_and_resume_from_the_page(console: Console) -> None:
     nurse = console.sign_in("nurse")
     paused = post(console, nurse, f"/enrollments/{enrollment_id}/pause")
     assert paused.status_code == 303
+    assert paused.headers["location"] == f"/console/contacts/{ADA}?done=pause"
     assert enrollment_row(console, enrollment_id).paused_at == console.clock.now
     assert "paused since" in page(console, nurse).text
     again = post(console, nurse, f"/enrollments/{enrollment_id}/pause")
