@@ -145,11 +145,13 @@ def test_a_pain_score_of_8_alerts_the_nurse_and_changes_the_path(
     staff = [m for m in live.sandbox.messages() if m.to == "+15555550123"]
     assert len(staff) == 1
     # who (name, masked number), which step, the answer and its value, and why
+    public = live.runtime.settings.public_url
     assert staff[0].body == (
         "dripsms alert (Post-surgery follow-up): Ada (+1415***0100) answered day1: "
-        '"8/10" = 8; rule matched: reply >= 7.'
+        f'"8/10" = 8; rule matched: reply >= 7. {public}/console/c/1'  # the console's page
     )
     assert ADA not in staff[0].body
+    assert payload["contact"]["url"] == f"{public}/console/contacts/{ADA}"
     assert (payload["answer"], payload["reason"], payload["contact"]["phone"]) == (
         "8/10",
         "reply",

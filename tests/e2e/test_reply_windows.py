@@ -276,7 +276,7 @@ def test_when_reprompts_run_out_waiting_steps_are_released_at_once(world: Sandbo
     [alert] = staff(world)
     assert alert.body == (
         "dripsms alert (Pain check): Ada (+1415***0100) gave no readable answer to pain "
-        'after 3 tries (last: "bad").'
+        'after 3 tries (last: "bad"). http://127.0.0.1:9/console/c/1'
     )
     world.at(T0 + timedelta(hours=3))
     assert world.tick().no_reply == 0  # on_no_reply ran once, when the reprompts ran out

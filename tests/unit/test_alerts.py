@@ -65,3 +65,13 @@ def test_the_webhook_payload_has_structured_fields() -> None:
     )  # fmt: skip
     assert payload["why"] == "rule matched: reply >= 7"
     assert alert_payload(alert(reason="no_reply"), "t")["event"] == "no_reply"
+
+
+def test_an_alert_links_to_the_contact_page_of_the_console() -> None:
+    linked = alert(public_url="https://dripsms.clinic.example/")
+    page = "https://dripsms.clinic.example/console/contacts/+14155550100"
+    by_id = "https://dripsms.clinic.example/console/c/3"  # the SMS never carries the number
+    assert default_text(linked, {"first_name": "Ada"}).endswith(f"reply >= 7. {by_id}")
+    assert alert_text(linked, {}, "see {{ alert.link }}") == f"see {by_id}"
+    assert alert_payload(linked, "text")["contact"]["url"] == page
+    assert alert_payload(alert(), "text")["contact"]["url"] is None  # no public URL: no link

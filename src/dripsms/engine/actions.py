@@ -120,8 +120,10 @@ class ActionRunner:
         trigger: Trigger,
         *,
         answer: bool,
+        public_url: str = "",
     ) -> None:
         self.library = library
+        self.public_url = public_url
         self.connection = connection
         self.question = question
         self.context = context
@@ -197,6 +199,7 @@ class ActionRunner:
             window=self.question.window,
             at=self.now,
             tag=trigger.tag,
+            public_url=self.public_url,
         )
 
     def _notify(self, target_name: str, message: str | None) -> None:

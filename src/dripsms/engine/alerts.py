@@ -42,14 +42,24 @@ class Alert:
     window: timedelta
     at: datetime
     tag: str
+    public_url: str = ""
+    """Where dripsms is reached (``DRIPSMS_PUBLIC_URL``): the link to the console's page."""
 
 
-def contact_url(contact_id: int) -> str | None:
-    """The contact's page in the console, for a nurse to open from an alert.
+def contact_url(public_url: str, phone: str) -> str | None:
+    """The contact's page in the console, ``{public_url}/console/contacts/{E.164}``, for a
+    nurse to open from an alert (the webhook's ``contact.url``); None without a public URL."""
+    if not public_url:
+        return None
+    return f"{public_url.rstrip('/')}/console/contacts/{phone}"
 
-    The console does not exist yet: None until it does (then alerts link to it).
-    """
-    return None
+
+def sms_url(public_url: str, contact_id: int) -> str | None:
+    """The same page by the contact's id, ``{public_url}/console/c/{id}``: for the staff SMS,
+    which never carries the whole number (staff phones are not a secure channel)."""
+    if not public_url:
+        return None
+    return f"{public_url.rstrip('/')}/console/c/{contact_id}"
 
 
 def masked(phone: str) -> str:
@@ -101,7 +111,7 @@ def alert_fields(alert: Alert, context: dict[str, Any]) -> dict[str, Any]:
         "value": alert.value,
         "reason": alert.reason,
         "why": why(alert),
-        "link": contact_url(alert.contact_id) or "",
+        "link": sms_url(alert.public_url, alert.contact_id) or "",
     }
 
 
@@ -117,7 +127,7 @@ def default_text(alert: Alert, context: dict[str, Any]) -> str:
         answer = _quoted(alert.answer or "")
         read = f" = {_value(alert.value)}" if alert.value is not None else ""
         text = f"{head} answered {alert.step_id}: {answer}{read}; {why(alert)}."
-    link = contact_url(alert.contact_id)
+    link = sms_url(alert.public_url, alert.contact_id)
     return f"{text} {link}" if link else text
 
 
@@ -146,7 +156,7 @@ def alert_payload(alert: Alert, text: str) -> dict[str, Any]:
         "contact": {
             "id": alert.contact_id,
             "phone": alert.phone,
-            "url": contact_url(alert.contact_id),
+            "url": contact_url(alert.public_url, alert.phone),
         },
         "phone": alert.phone,
         "step": alert.step_id,

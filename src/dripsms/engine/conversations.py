@@ -64,6 +64,8 @@ class ConversationConfig:
     unmatched_reply: str | None
     default_region: str
     studio_flow_url: str | None
+    public_url: str
+    """Where dripsms is reached: alerts link to the console's contact page there."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConversationConfig:
@@ -79,6 +81,7 @@ class ConversationConfig:
             unmatched_reply=s.unmatched_reply,
             default_region=s.default_region,
             studio_flow_url=s.studio_flow_url,
+            public_url=s.public_url,
         )
 
 
@@ -108,7 +111,7 @@ class Conversations:
         self.engine = engine
         self.library = library
         self.config = config
-        self.matcher = Matcher(library, config.max_reprompts)
+        self.matcher = Matcher(library, config.max_reprompts, config.public_url)
 
     def receive(self, inbound: Inbound, *, immediate: bool = True) -> InboundResult:
         """Handle one inbound text, once: a repeated ``MessageSid`` does nothing.

@@ -34,9 +34,10 @@ Outcome = InboundResult | PossibleOptOut
 class Matcher:
     """Answers questions: holds configuration and the library only (no per-call state)."""
 
-    def __init__(self, library: SequenceLibrary, max_reprompts: int) -> None:
+    def __init__(self, library: SequenceLibrary, max_reprompts: int, public_url: str = "") -> None:
         self.library = library
         self.max_reprompts = max_reprompts
+        self.public_url = public_url
 
     def followup(self, connection: Connection, call: Call, question: Question) -> Outcome:
         """A text after the question was answered: kept and shown; no rule, no answer."""
@@ -116,7 +117,10 @@ class Matcher:
             return []
         answers: list[str] = []
         if question.step.on_no_reply:
-            runner = ActionRunner(self.library, connection, question, context, trigger, answer=True)
+            runner = ActionRunner(
+                self.library, connection, question, context, trigger, answer=True,
+                public_url=self.public_url,
+            )  # fmt: skip
             answers = runner.run(question.step.on_no_reply)
         release_waiting(connection, self.library, question.enrollment_id, trigger.now)
         return answers
@@ -157,8 +161,9 @@ class Matcher:
                     reason="reply", rule=rule.if_,
                 )  # fmt: skip
                 runner = ActionRunner(
-                    self.library, connection, question, context, trigger, answer=True
-                )
+                    self.library, connection, question, context, trigger, answer=True,
+                    public_url=self.public_url,
+                )  # fmt: skip
                 return runner.run(rule.then)
         return []
 

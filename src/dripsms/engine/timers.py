@@ -111,8 +111,10 @@ def _close_page(
             continue
         context = conversations.context_for(connection, question, reply=None)
         trigger = Trigger("noreply", question.phone, None, now, reason="no_reply")
-        ActionRunner(library, connection, question, context, trigger, answer=False).run(
-            question.step.on_no_reply
+        public_url = conversations.config.public_url
+        runner = ActionRunner(
+            library, connection, question, context, trigger, answer=False, public_url=public_url
         )
+        runner.run(question.step.on_no_reply)
         handled += 1
     return handled, still_open, len(questions) + len(others)

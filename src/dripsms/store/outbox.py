@@ -123,12 +123,19 @@ def claim_due(
         m.state == S.PLANNED.value,
         m.due_at <= until,
         or_(m.next_attempt_at.is_(None), m.next_attempt_at <= now),
+        # A paused enrollment's steps wait for its resume (texts written already still go).
+        or_(m.kind != MessageKind.STEP.value, m.enrollment_id.not_in(_paused())),
     )
     for id_, fence, _ in _claim(
         connection, due, now=now, limit=limit - len(claimed), owner=owner, lease=lease
     ):
         claimed.append((id_, fence, S.PLANNED))
     return _load(connection, claimed)
+
+
+def _paused() -> Any:
+    """Ids of the enrollments paused from the console."""
+    return select(enrollments.c.id).where(enrollments.c.paused_at.is_not(None))
 
 
 def _load(connection: Connection, claimed: list[tuple[int, int, S]]) -> list[Claimed]:

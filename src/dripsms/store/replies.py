@@ -320,6 +320,7 @@ def finished_enrollments(
     query = (
         select(e.id)
         .where(e.id.in_(ids), e.state == EnrollmentState.ACTIVE.value, not_(busy))
+        .where(e.paused_at.is_(None))  # paused: what it held at Twilio is planned on resume
         .order_by(e.id)
     )
     return list(connection.execute(query).scalars())

@@ -65,7 +65,16 @@ enrollments = Table(
     Column("enrolled_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime),
     Column("end_reason", String(64)),
+    # Paused from the console: its steps are not handed off until it is resumed.
+    Column("paused_at", UTCDateTime),
     Index("ix_enrollments_contact_id", "contact_id"),
+    # The few paused enrollments, found without a scan by every claim of due messages.
+    Index(
+        "ix_enrollments_paused_at",
+        "paused_at",
+        sqlite_where=text("paused_at IS NOT NULL"),
+        postgresql_where=text("paused_at IS NOT NULL"),
+    ),
     # One active enrollment per contact, sequence and external id (two surgeries: two ids).
     Index(
         "uq_enrollments_active",

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from dripsms.web.console import enrollments, inbox, overview, signin
+from dripsms.web.console import contacts, enrollments, inbox, overview, signin
 from dripsms.web.console import sequences as sequence_pages
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -24,6 +24,7 @@ router.include_router(overview.router)
 router.include_router(sequence_pages.router)
 router.include_router(inbox.router)
 router.include_router(enrollments.router)
+router.include_router(contacts.router)
 
 
 @router.get("")

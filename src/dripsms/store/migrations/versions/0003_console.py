@@ -93,9 +93,19 @@ def upgrade() -> None:
         sa.Column("resolved_at", UTC(), nullable=True),
         sa.PrimaryKeyConstraint("item", name=op.f("pk_inbox_acknowledgements")),
     )
+    # the contact page: pausing an enrollment
+    # (no batch: a copy of the table would lose uq_enrollments_active's WHERE)
+    op.add_column("enrollments", sa.Column("paused_at", UTC(), nullable=True))
+    op.create_index(
+        "ix_enrollments_paused_at", "enrollments", ["paused_at"], unique=False,
+        sqlite_where=sa.text("paused_at IS NOT NULL"),
+        postgresql_where=sa.text("paused_at IS NOT NULL"),
+    )  # fmt: skip
 
 
 def downgrade() -> None:
+    op.drop_index("ix_enrollments_paused_at", table_name="enrollments")
+    op.drop_column("enrollments", "paused_at")
     op.drop_table("inbox_acknowledgements")
     op.drop_index("ix_alerts_contact_id", table_name="alerts")
     op.drop_index("ix_alerts_at", table_name="alerts")
