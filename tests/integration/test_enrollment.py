@@ -12,7 +12,7 @@ from dripsms.core.planning import EnrollmentError, EnrollmentRequest
 from dripsms.core.states import EnrollmentState, MessageState
 from dripsms.engine.enrollment import DuplicateEnrollment, Enroller, lines
 from dripsms.engine.library import SequenceLibrary
-from dripsms.engine.stopping import end_enrollment, opt_out_contact
+from dripsms.engine.stopping import end_enrollment, opt_out_contact, unenroll
 from dripsms.store.tables import contacts, enrollments, events, messages, sequence_versions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,6 +166,33 @@ def test_unenroll_cancels_what_was_not_handed_off_and_asks_to_cancel_the_rest(
     assert {rows[s].state for s in ("day3", "day3_escalated", "day7", "day30")} == {
         MessageState.CANCELED.value
     }
+
+
+def test_what_goes_with_an_unenrollment_commits_with_it_or_neither_does(
+    engine: Engine, enroller: Enroller
+) -> None:
+    """The console's audit row rides in the unenrollment's transaction: if it cannot be
+    written, the enrollment stays active (never an unenrollment nobody is answerable for)."""
+    enrolled = enroller.enroll(request(), now=NOW)
+
+    def failing(_: object) -> None:
+        raise RuntimeError("the audit row could not be written")
+
+    with pytest.raises(RuntimeError):
+        unenroll(engine, now=NOW, enrollment_id=enrolled.enrollment_id, also=failing)
+    with engine.connect() as connection:
+        state = connection.execute(select(enrollments.c.state)).scalar_one()
+        planned = connection.execute(
+            select(func.count()).select_from(messages).where(messages.c.state == "planned")
+        ).scalar_one()
+    assert state == EnrollmentState.ACTIVE.value
+    assert planned == 3  # day1, day7, day30 (day3 and its escalated branch wait on day1)
+
+    seen: list[object] = []
+    unenroll(engine, now=NOW, enrollment_id=enrolled.enrollment_id, also=seen.append)
+    assert len(seen) == 1
+    with engine.connect() as connection:
+        assert connection.execute(select(enrollments.c.state)).scalar_one() == "canceled"
 
 
 def test_opting_out_exits_every_enrollment_and_suppresses_messages(

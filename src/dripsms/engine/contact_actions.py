@@ -164,15 +164,17 @@ def unenroll_from_console(
     """End an enrollment as ``canceled`` (an admin's decision), through the same path as
     ``dripsms unenroll``; audited."""
     _owned(engine, phone, enrollment_id)
-    try:
-        unenroll(engine, now=now, enrollment_id=enrollment_id)
-    except NotFound:
-        raise Conflict(f"enrollment {enrollment_id} has ended already") from None
-    with engine.begin() as connection:
+
+    def audited(connection: Connection) -> None:
         _audit(
             connection, operator, audit.AuditAction.UNENROLL, f"enrollment:{enrollment_id}", now,
             {"contact": f"contact:{phone}"},
         )  # fmt: skip
+
+    try:
+        unenroll(engine, now=now, enrollment_id=enrollment_id, also=audited)
+    except NotFound:
+        raise Conflict(f"enrollment {enrollment_id} has ended already") from None
 
 
 def record_view(engine: Engine, phone: str, operator: Operator, *, now: datetime) -> None:

@@ -7,6 +7,7 @@ records Twilio's answer (a message already released cannot be canceled).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
@@ -100,10 +101,13 @@ def unenroll(
     phone: str | None = None,
     sequence: str | None = None,
     default_region: str = "US",
+    also: Callable[[Connection], None] | None = None,
 ) -> list[int]:
     """Cancel one enrollment, or every active one of a phone (optionally of one sequence).
 
-    Returns the ids ended. Raises :class:`DripError` when there is nothing to end.
+    ``also`` runs in the same transaction (the console's audit row: no unenrollment without
+    it, and none of it without the unenrollment). Returns the ids ended. Raises
+    :class:`DripError` when there is nothing to end.
     """
     normalized: str | None = None
     if enrollment_id is None:
@@ -120,4 +124,6 @@ def unenroll(
             raise NotFound(f"no active enrollment for {what}")
         for found in ids:
             end_enrollment(connection, found, now, state=E.CANCELED, cause="unenroll")
+        if also is not None:
+            also(connection)
     return ids

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import Connection
 
 from dripsms.core.states import EnrollmentState
 from dripsms.engine.library import SequenceLibrary
@@ -204,11 +205,13 @@ def do_unenroll(
     if row.state != EnrollmentState.ACTIVE.value:
         raise InvalidInput(f"enrollment: {enrollment_id} is {row.state}, not active")
     now = services.clock()
-    unenroll(services.engine, now=now, enrollment_id=enrollment_id)
-    with services.engine.begin() as connection:
+
+    def audited(connection: Connection) -> None:
         record(
             connection, at=now, operator_email=operator.email, action=AuditAction.UNENROLL,
             subject=f"enrollment:{enrollment_id}", operator_id=operator.id,
             detail={"sequence": row.sequence},
         )  # fmt: skip
+
+    unenroll(services.engine, now=now, enrollment_id=enrollment_id, also=audited)
     return RedirectResponse(f"/console/enrollments?state={EnrollmentState.CANCELED.value}", 303)
