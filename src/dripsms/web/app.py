@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from dripsms import __version__
 from dripsms.runtime import Runtime
-from dripsms.web import api, health, home, webhooks
+from dripsms.web import api, health, home, sandbox_controls, webhooks
 from dripsms.web.dependencies import Services
 from dripsms.web.limits import WEBHOOK_BODY_BYTES, BodyLimits, RouteLimit
 from dripsms.web.metrics import Metrics
@@ -25,6 +25,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(home.router)
+    if runtime.sandbox_session is not None:  # sandbox mode only: 404 with real Twilio
+        app.include_router(sandbox_controls.router)
     # A body over its limit is refused before any route reads or checks it. Inside FastAPI's
     # exception handlers' reach: a 413 raised while a route reads has the usual error shape.
     app.add_middleware(
