@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from dripsms import __version__
-from dripsms.cli import controls, doctor, engine, render, sandbox, sequences
+from dripsms.cli import controls, demo, doctor, engine, render, sandbox, sequences
 from dripsms.errors import DripError, InvariantBroken, SequenceError, Unavailable
 
 app = typer.Typer(
@@ -50,6 +50,7 @@ clock_group.command("advance")(controls.clock_advance)
 clock_group.command("next")(controls.clock_next)
 app.add_typer(clock_group)
 app.command()(doctor.doctor)
+app.command()(demo.demo)
 db = typer.Typer(name="db", help="The database: migrations.", no_args_is_help=True)
 db.command("upgrade")(engine.db_upgrade)
 app.add_typer(db)

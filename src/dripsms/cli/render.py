@@ -513,3 +513,49 @@ def phone_replied(result: dict[str, Any], *, as_json: bool) -> None:
         )
     for answer in result.get("answers") or []:
         out.print(f"answer: {answer}", markup=False)
+
+
+def demo(result: Any, database_url: str, *, as_json: bool) -> None:
+    """What ``dripsms demo`` did: each patient's timeline, in New York time."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.engine import make_url
+
+    if as_json:
+        print_json(result.as_json())
+        return
+    zone = ZoneInfo("America/New_York")
+    out.print(
+        f"dripsms demo: the post-op example from {result.start:%Y-%m-%d %H:%M} UTC to "
+        f"{result.end:%Y-%m-%d %H:%M} UTC (virtual clock), times in America/New_York",
+        markup=False,
+    )
+    for patient in result.patients:
+        mark = "[green]✓[/]" if patient["outcome_reached"] else "[red]✗[/]"
+        out.print(
+            f"\n{mark} [bold]{_escape(patient['name'])}[/] {patient['phone']}: "
+            f"{_escape(patient['story'])} → {patient['outcome']}"
+        )
+        for event in patient["timeline"]:
+            when = f"{event['at'].astimezone(zone):%a %m-%d %H:%M %Z}" if event["at"] else "—"
+            if event["what"] == "reply":
+                step = f", step {event['step']}" if event["step"] else ""
+                line = f"  {when}  ← {event['body']!r} ({event['kind']}{step})"
+            elif event["what"] == "alert":
+                line = f"  {when}  ! alert: a text to the care team's phone, {event['state']}"
+            else:
+                line = f"  {when}  → {event['step']} ({event['kind']}): {event['state']}"
+            out.print(line, markup=False)
+        extra = []
+        if patient["alerts"]:
+            extra.append(f"{patient['alerts']} alert(s) to the care team")
+        if patient["opted_out"]:
+            extra.append(f"opted out; {patient['canceled_at_sandbox']} canceled at the sandbox")
+        if extra:
+            out.print("  " + "; ".join(extra), markup=False)
+    database = make_url(database_url).render_as_string(hide_password=True)
+    out.print(
+        f"\nthe database ({database}) is left for the console: `dripsms run`, then open "
+        "/console/ (the virtual clock resumes where the demo stopped)",
+        markup=False,
+    )
