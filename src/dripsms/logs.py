@@ -14,6 +14,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
+from urllib.parse import unquote
 
 FORMATS = ("text", "json")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -120,13 +121,15 @@ class StderrHandler(logging.StreamHandler[TextIO]):
 
 
 class WithoutQuery(logging.Filter):
-    """Drops the query string from uvicorn's access lines (callback URLs carry ids, keys)."""
+    """Drops the query string from uvicorn's access lines (callback URLs carry ids, keys), and
+    decodes the path so that a phone in it (``/console/contacts/%2B1415…``) is masked too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the path argument; keep the record."""
         args = record.args
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+            path = unquote(args[2].split("?", 1)[0])
+            record.args = (args[0], args[1], path, args[3], args[4])
         return True
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AliasChoices,
@@ -217,6 +218,19 @@ class Settings(_Sources):
         30.0, ge=0,
         description="Seconds: the floor of that limit (a short poll interval does not shorten it).",
     )  # fmt: skip
+    clinic_timezone: str = Field(
+        "UTC",
+        description="The clinic's IANA time zone: the console shows times in it where a "
+        "contact has none of its own.",
+    )
+    session_lifetime: Duration = Field(
+        timedelta(hours=12),
+        description="A console sign-in lasts at most this long.",
+    )
+    session_idle: Duration = Field(
+        timedelta(minutes=30),
+        description="A console sign-in ends after this long without a request.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Least severe log level written to standard error."
     )
@@ -249,6 +263,15 @@ class Settings(_Sources):
             api_key=self.twilio_api_key,
             api_secret=_secret(self.twilio_api_secret),
         )
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name") from None
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -198,3 +198,76 @@ events = Table(
     Index("ix_events_enrollment_id", "enrollment_id"),
 )
 """Append-only: every state change, with its cause. Never updated, never deleted."""
+
+# -- the care team's console (issue 9) -----------------------------------------------------
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+)
+"""People who sign in to the console: a nurse views, acknowledges and replies; an admin also
+manages operators and unenrolls. Passwords are stored as argon2 hashes only."""
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("operator_id", ForeignKey("operators.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_console_sessions_operator_id", "operator_id"),
+)
+"""Signed-in browsers. ``id`` is the SHA-256 of the cookie's token: a copy of this table
+signs nobody in."""
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("operator_id", Integer),
+    Column("operator_email", String(254), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("detail", JSON),
+    Index("ix_audit_events_at", "at"),
+)
+"""Who viewed, exported, replied, acknowledged or unenrolled what, and when. Append-only."""
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("contact_id", ForeignKey("contacts.id"), nullable=False),
+    Column("enrollment_id", ForeignKey("enrollments.id")),
+    Column("step_id", String(64)),
+    Column("target", String(64), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("rule", Text),
+    Column("answer", Text),
+    Column("value", JSON),
+    Index("ix_alerts_at", "at"),
+    Index("ix_alerts_contact_id", "contact_id"),
+)
+"""Every ``notify`` (an escalating answer, no reply, reprompts given up), whatever its
+channels: what the console's inbox shows."""
+
+inbox_acknowledgements = Table(
+    "inbox_acknowledgements",
+    metadata,
+    Column("item", String(64), primary_key=True),
+    Column("acknowledged_by", String(254), nullable=False),
+    Column("acknowledged_at", UTCDateTime, nullable=False),
+    Column("resolved_by", String(254)),
+    Column("resolved_at", UTCDateTime),
+)
+"""Who acknowledged (and resolved) an inbox item; ``item`` names it, e.g. ``alert:12``."""

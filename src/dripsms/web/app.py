@@ -6,7 +6,8 @@ from fastapi import FastAPI
 
 from dripsms import __version__
 from dripsms.runtime import Runtime
-from dripsms.web import api, health, home, sandbox_controls, webhooks
+from dripsms.web import api, console, health, home, webhooks
+from dripsms.web import sandbox_controls
 from dripsms.web.dependencies import Services
 from dripsms.web.limits import WEBHOOK_BODY_BYTES, BodyLimits, RouteLimit
 from dripsms.web.metrics import Metrics
@@ -14,7 +15,8 @@ from dripsms.web.problems import install_handlers
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    """The dripsms HTTP app: a home page, /v1 API, Twilio webhooks, /healthz, /metrics, /docs."""
+    """The dripsms HTTP app: a home page, the console, /v1 API, Twilio webhooks, /healthz,
+    /metrics, /docs."""
     app = FastAPI(
         title="dripsms",
         version=__version__,
@@ -25,6 +27,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(home.router)
+    app.include_router(console.router)
+    app.mount("/console/static", console.static_files(), name="console-static")
     if runtime.sandbox_session is not None:  # sandbox mode only: 404 with real Twilio
         app.include_router(sandbox_controls.router)
     # A body over its limit is refused before any route reads or checks it. Inside FastAPI's

@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy import Engine
 
-from dripsms.clock import Clock
+from dripsms.clock import Clock, system_clock
 from dripsms.core.phones import normalize_phone
 from dripsms.engine.conversations import Conversations
 from dripsms.engine.enrollment import Enroller
 from dripsms.engine.library import SequenceLibrary
+from dripsms.engine.operators import LoginThrottle
 from dripsms.runtime import Runtime
 from dripsms.web.metrics import Metrics
 from dripsms.web.problems import unstorable
@@ -27,6 +28,10 @@ class Services:
 
     runtime: Runtime
     metrics: Metrics
+    session_clock: Clock = field(default=system_clock)
+    """The real clock console sessions expire on (never the sandbox's virtual clock)."""
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    """Failed sign-ins per email, in this process."""
 
     @property
     def engine(self) -> Engine:

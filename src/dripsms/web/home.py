@@ -1,7 +1,7 @@
 """``/``: a page a person can open — what runs here, its health, and where to go next.
 
-The care team's console is not built yet; until it is, this page says so and links to
-what exists (the API's documentation, the health checks, the metrics).
+It leads to the care team's console (``/console/``) and to what the clinic's IT reads
+(the API's documentation, the health checks, the metrics).
 """
 
 from __future__ import annotations
@@ -26,20 +26,22 @@ body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem aut
 h1 {{ margin-bottom: 0 }} .sub {{ color: #5a6270; margin-top: .2rem }}
 table {{ border-collapse: collapse; width: 100% }}
 td {{ padding: .35rem .5rem; border-top: 1px solid #e3e6ea; vertical-align: top }}
+.go {{ font-size: 1.15rem; font-weight: 600 }}
 .ok {{ color: #17683a }} .warn {{ color: #8a5a00 }} .bad {{ color: #a4161a; font-weight: 600 }}
 </style></head><body>
 <h1>dripsms</h1>
 <p class="sub">version {version} · sending through {provider}</p>
 <h2>Health: <span class="{status_class}">{status}</span></h2>
 <table>{rows}</table>
+<p><a class="go" href="/console/">Open the care team's console →</a></p>
 <h2>Where to go</h2>
 <ul>
+<li><a href="/console/">/console/</a>: the care team's console (sign in)</li>
 <li><a href="/docs">/docs</a>: the HTTP API (enroll, contacts, sequences)</li>
 <li><a href="/healthz">/healthz</a>: these checks as JSON (503 when one fails)</li>
 <li><a href="/metrics">/metrics</a>: Prometheus metrics</li>
 </ul>
-<p>The care team's console (conversations, alerts, replies to review) is not built yet.
-From the command line: <code>dripsms timeline --phone NUMBER</code>,
+<p>From the command line: <code>dripsms timeline --phone NUMBER</code>,
 <code>dripsms stats</code>, <code>dripsms doctor</code>.</p>
 </body></html>
 """

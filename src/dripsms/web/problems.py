@@ -3,6 +3,7 @@ with the one body shape ``{"error": {"field": ..., "message": ...}}``."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -10,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
@@ -113,25 +114,41 @@ def unstorable(value: Any, where: str = "") -> None:
 def install_handlers(app: FastAPI) -> None:
     """Register the exception handlers: the only place an error becomes a status."""
 
+    # The console's pages answer errors with pages (the same statuses), the rest with JSON.
+    from dripsms.web.console.errors import error_page, forbidden, is_console, sign_in_first
+    from dripsms.web.console.session import Forbidden, SignInRequired
+
+    def shaped(request: Request, answer: JSONResponse) -> Response:
+        if not is_console(request):
+            return answer
+        body = json.loads(bytes(answer.body))["error"]
+        message = f"{body['field']}: {body['message']}" if body.get("field") else body["message"]
+        if body.get("field") and body["message"].startswith(f"{body['field']}:"):
+            message = body["message"]
+        return error_page(request, answer.status_code, message)
+
+    app.add_exception_handler(SignInRequired, sign_in_first)  # type: ignore[arg-type]
+    app.add_exception_handler(Forbidden, forbidden)  # type: ignore[arg-type]
+
     @app.exception_handler(DripError)
-    async def domain_error(_: Request, exc: DripError) -> JSONResponse:
-        return answer_of(exc)
+    async def domain_error(request: Request, exc: DripError) -> Response:
+        return shaped(request, answer_of(exc))
 
     # Starlette's HTTPException, so that what FastAPI and the router raise themselves (an
     # unparsable body, an unknown path, a wrong method) has the same error shape as ours.
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return shaped(request, problem(exc.status_code, str(exc.detail), headers=exc.headers))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         skip = UNION_TAGS | {"body", "path", "query"}
         field = ".".join(str(p) for p in first["loc"] if p not in skip)
-        return problem(422, str(first["msg"]), field or None)
+        return shaped(request, problem(422, str(first["msg"]), field or None))
 
     @app.exception_handler(SQLAlchemyError)
-    async def database_down(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+    async def database_down(request: Request, exc: SQLAlchemyError) -> Response:
         # Never 200 for something not stored: Twilio and API clients see the failure.
         log.error("database error: %s", type(exc).__name__, extra={"action": "db_error"})
-        return problem(503, "the database is unavailable")
+        return shaped(request, problem(503, "the database is unavailable"))

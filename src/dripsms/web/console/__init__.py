@@ -1,0 +1,33 @@
+"""The care team's console: server-rendered pages under ``/console``.
+
+Each page group is a module with its own router; this package assembles them. Pages build
+their context with one function each, from ``store`` queries, and render a template of
+``templates/console/`` through :func:`dripsms.web.console.templating.render`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from dripsms.web.console import overview, signin
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+router.include_router(signin.router)
+router.include_router(overview.router)
+
+
+@router.get("")
+def console_root() -> RedirectResponse:
+    """``/console`` → ``/console/``."""
+    return RedirectResponse("/console/", status_code=308)
+
+
+def static_files() -> StaticFiles:
+    """The console's CSS (and its few scripts): served by dripsms, no CDN."""
+    return StaticFiles(directory=STATIC)
