@@ -6,8 +6,7 @@ from fastapi import FastAPI
 
 from dripsms import __version__
 from dripsms.runtime import Runtime
-from dripsms.web import api, console, health, home, webhooks
-from dripsms.web import sandbox_controls
+from dripsms.web import api, console, health, home, sandbox_controls, webhooks
 from dripsms.web.dependencies import Services
 from dripsms.web.limits import WEBHOOK_BODY_BYTES, BodyLimits, RouteLimit
 from dripsms.web.metrics import Metrics
