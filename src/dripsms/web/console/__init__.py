@@ -14,12 +14,14 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from dripsms.web.console import overview, signin
+from dripsms.web.console import sandbox as sandbox_page
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(overview.router)
+router.include_router(sandbox_page.router)
 
 
 @router.get("")
