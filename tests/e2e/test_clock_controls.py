@@ -57,6 +57,8 @@ def test_clock_advance_and_a_phone_reply_against_a_running_server(tmp_path: Path
     with dripsms_run(tmp_path, url, DRIPSMS_NOW=START) as (server, process):
         assert stat.S_IMODE(run_file.stat().st_mode) == 0o600
         assert json.loads(run_file.read_text())["url"] == server
+        # No DRIPSMS_NOW here: the command takes the running server's virtual clock (on the
+        # machine's, every step of a March surgery would be long missed).
         enrolled = cli(
             tmp_path, url, "enroll", "postop", "--phone", ADA, "--tz", "America/New_York",
             "--set", "first_name=Ada", "--anchor", "2026-03-07",

@@ -77,16 +77,17 @@ def runtime(*, ready: bool = True) -> Runtime:
 
 
 def sandbox_clock(built: Runtime) -> Clock:
-    """In sandbox mode a command shares the virtual clock: that of the running `dripsms run`
-    (found through its run file), else where the next run would start (``DRIPSMS_NOW`` or
-    the machine's time, never before the position a previous run saved)."""
+    """In sandbox mode a command shares the virtual clock: it starts where the running
+    `dripsms run`'s is (found through its run file), else where the next run would start
+    (``DRIPSMS_NOW`` or the machine's time, never before the position a previous run saved),
+    and follows real time from there."""
     import os
 
     import requests
     from sqlalchemy.exc import SQLAlchemyError
 
     from dripsms import runfile
-    from dripsms.clock import NOW_VARIABLE, fixed_clock, parse_instant
+    from dripsms.clock import NOW_VARIABLE, VirtualClock, parse_instant
     from dripsms.engine.sandbox_session import start_position
     from dripsms.store.virtual_clock import saved
 
@@ -99,7 +100,7 @@ def sandbox_clock(built: Runtime) -> Clock:
                 headers={"Authorization": f"Bearer {run.token}"},
             )  # fmt: skip
             if answer.status_code == 200:
-                return fixed_clock(parse_instant(str(answer.json()["now"])))
+                return VirtualClock(parse_instant(str(answer.json()["now"])))
         except (DripError, requests.RequestException, ValueError, KeyError, TypeError):
             pass  # a stale run file: the server is gone
     if os.environ.get(NOW_VARIABLE, "").strip():
@@ -108,4 +109,4 @@ def sandbox_clock(built: Runtime) -> Clock:
         position = saved(built.engine)
     except SQLAlchemyError:  # no saved position can be read: the machine's time
         return built.clock
-    return fixed_clock(start_position(built.clock(), position).at)
+    return VirtualClock(start_position(built.clock(), position).at)
