@@ -118,3 +118,20 @@ def test_run_with_twilio_credentials_refuses_dripsms_now(tmp_path: Path) -> None
         refused.stderr
     )
     assert "Traceback" not in refused.stderr
+
+
+def test_a_run_file_of_a_server_gone_is_a_clear_message(tmp_path: Path) -> None:
+    from dripsms import runfile
+    from dripsms.testing import free_port
+
+    url = f"sqlite:///{tmp_path / 'dripsms.db'}"
+    gone = runfile.RunFile(url=f"http://127.0.0.1:{free_port()}", token="t", pid=1)
+    runfile.write(tmp_path / "dripsms.db.run.json", gone)
+    for args in (("clock", "show"), ("clock", "advance", "1d"), ("sandbox", "reply", ADA, "8")):
+        answer = cli(tmp_path, url, *args)
+        assert answer.returncode == 3, answer.stderr
+        assert "cannot reach dripsms at http://127.0.0.1:" in answer.stderr
+        assert "Traceback" not in answer.stderr
+    bad = cli(tmp_path, url, "clock", "advance", "soon", "--url", gone.url, "--token", "t")
+    assert bad.returncode == 2
+    assert "DURATION: 'soon' is not a duration" in bad.stderr
