@@ -366,7 +366,7 @@ def _sandbox_mode(stack: ExitStack, settings: Settings, port: int, host: str) ->
         default_region=settings.default_region,
     )  # fmt: skip
     if start.resumed:
-        clock.advance_to(start.at)  # the sandbox follows; the position is saved
+        clock.advance_to(max(start.at, clock()))  # the sandbox follows; the position is saved
     else:
         session.save()
     runtime.sandbox_session = session
