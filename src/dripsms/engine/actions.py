@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from dripsms.core.attributes import attributes_to_json, coerce
+from dripsms.core.attributes import attributes_to_json, coerce, to_json
 from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.sequence.model import Action
 from dripsms.core.states import EnrollmentState, MessageKind, MessageState
@@ -24,6 +24,7 @@ from dripsms.errors import InvariantBroken, TemplateError
 from dripsms.store import conversations as store
 from dripsms.store import enrollments as stored_enrollments
 from dripsms.store import outbox
+from dripsms.store.alerts import record_alert
 from dripsms.store.events import event_row, record
 from dripsms.store.notifications import queue_notification
 from dripsms.store.replies import Question, finished_enrollments
@@ -203,6 +204,13 @@ class ActionRunner:
         alert = self._alert(target_name)
         text = alert_text(alert, self.context, message)
         enrollment_id = self.question.enrollment_id
+        # Kept whatever the channels: the console's inbox lists it for the care team.
+        record_alert(
+            self.connection, at=self.now, contact_id=alert.contact_id,
+            enrollment_id=enrollment_id, step_id=alert.step_id, target=target_name,
+            reason=alert.reason, rule=alert.rule, answer=alert.answer,
+            value=to_json(alert.value),
+        )  # fmt: skip
         if target.webhook is not None:
             queue_notification(
                 self.connection, enrollment_id, target_name, str(target.webhook),

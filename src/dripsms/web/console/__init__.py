@@ -13,14 +13,18 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from dripsms.web.console import overview, signin
+from dripsms.web.console import enrollments, inbox, overview, signin
 from dripsms.web.console import sandbox as sandbox_page
+from dripsms.web.console import sequences as sequence_pages
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(overview.router)
+router.include_router(sequence_pages.router)
+router.include_router(inbox.router)
+router.include_router(enrollments.router)
 router.include_router(sandbox_page.router)
 
 

@@ -12,9 +12,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
+from sqlalchemy import Engine
 
 from dripsms import __version__
 from dripsms.engine.operators import Session
+from dripsms.store.database import READ_ONLY
+from dripsms.store.inbox import count_items
 from dripsms.web.dependencies import get_services
 
 HERE = Path(__file__).resolve().parent
@@ -68,6 +71,12 @@ def csrf_field(session: Session | None) -> Markup:
     )
 
 
+def _open_items(engine: Engine) -> int:
+    """Open inbox items, for the navigation (one count query, only when it is shown)."""
+    with engine.connect() as connection:
+        return count_items(connection.execution_options(**READ_ONLY))
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
 ) -> HTMLResponse:
@@ -82,6 +91,7 @@ def render(
         "sandbox": settings.uses_sandbox,
         "clinic_timezone": settings.clinic_timezone,
         "version": __version__,
+        "inbox_open": lambda: _open_items(services.engine),
         **(context or {}),
     }
     html = environment.get_template(name).render(page)
