@@ -20,6 +20,7 @@ from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.notifier import deliver_due
 from dripsms.engine.ratelimit import TokenBucket
 from dripsms.engine.recovery import recover_replies
+from dripsms.engine.sandbox_session import SandboxSession
 from dripsms.engine.status_reconciliation import ReconcileConfig, StatusReconciler
 from dripsms.engine.supervisor import DispatcherHealth
 from dripsms.engine.timers import run_reply_timers
@@ -57,6 +58,9 @@ class Runtime:
         self._last_recovery: datetime | None = None
         self.dispatcher_health: DispatcherHealth | None = None
         """Set when a dispatcher runs in this process (``dripsms run``): /healthz reads it."""
+        self.sandbox_session: SandboxSession | None = None
+        """Set by ``dripsms run`` in sandbox mode: the virtual clock and the sandbox's
+        controls (``/v1/sandbox/*``, the console's sandbox page); ``None`` with real Twilio."""
 
     @cached_property
     def engine(self) -> Engine:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from dripsms import __version__
-from dripsms.cli import doctor, engine, render, sandbox, sequences
+from dripsms.cli import controls, demo, doctor, engine, render, sandbox, sequences
 from dripsms.errors import DripError, InvariantBroken, SequenceError, Unavailable
 
 app = typer.Typer(
@@ -33,8 +33,24 @@ app.command()(engine.run)
 app.command()(engine.serve)
 app.command()(engine.timeline)
 app.command()(engine.stats)
-app.command("sandbox")(sandbox.sandbox)
+sandbox_group = typer.Typer(
+    name="sandbox",
+    invoke_without_command=True,
+    help="Run the Twilio-compatible sandbox (no subcommand); `reply`: a phone texts dripsms.",
+)
+sandbox_group.callback()(sandbox.sandbox)
+sandbox_group.command("reply")(controls.sandbox_reply)
+app.add_typer(sandbox_group)
+clock_group = typer.Typer(
+    name="clock", help="The virtual clock of a running `dripsms run` (sandbox mode).",
+    no_args_is_help=True,
+)  # fmt: skip
+clock_group.command("show")(controls.clock_show)
+clock_group.command("advance")(controls.clock_advance)
+clock_group.command("next")(controls.clock_next)
+app.add_typer(clock_group)
 app.command()(doctor.doctor)
+app.command()(demo.demo)
 db = typer.Typer(name="db", help="The database: migrations.", no_args_is_help=True)
 db.command("upgrade")(engine.db_upgrade)
 app.add_typer(db)

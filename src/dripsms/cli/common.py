@@ -71,4 +71,42 @@ def runtime(*, ready: bool = True) -> Runtime:
     built = Runtime(settings(), clock())
     if ready:
         built.ensure_ready()
+        if built.settings.uses_sandbox:
+            built.clock = sandbox_clock(built)
     return built
+
+
+def sandbox_clock(built: Runtime) -> Clock:
+    """In sandbox mode a command shares the virtual clock: it starts where the running
+    `dripsms run`'s is (found through its run file), else where the next run would start
+    (``DRIPSMS_NOW`` or the machine's time, never before the position a previous run saved),
+    and follows real time from there."""
+    import os
+
+    import requests
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dripsms import runfile
+    from dripsms.clock import NOW_VARIABLE, VirtualClock, parse_instant
+    from dripsms.engine.sandbox_session import start_position
+    from dripsms.store.virtual_clock import saved
+
+    path = runfile.path_for(built.settings.database_url)
+    if path.exists():
+        try:
+            run = runfile.read(path)
+            answer = requests.get(
+                f"{run.url}/v1/sandbox/clock", timeout=5,
+                headers={"Authorization": f"Bearer {run.token}"},
+            )  # fmt: skip
+            if answer.status_code == 200:
+                return VirtualClock(parse_instant(str(answer.json()["now"])))
+        except (DripError, requests.RequestException, ValueError, KeyError, TypeError):
+            pass  # a stale run file: the server is gone
+    if os.environ.get(NOW_VARIABLE, "").strip():
+        return built.clock
+    try:
+        position = saved(built.engine)
+    except SQLAlchemyError:  # no saved position can be read: the machine's time
+        return built.clock
+    return VirtualClock(start_position(built.clock(), position).at)

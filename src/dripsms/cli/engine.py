@@ -4,6 +4,7 @@ timeline, stats."""
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import socket
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
     from dripsms.engine.supervisor import DispatcherHealth
     from dripsms.runtime import Runtime
+    from dripsms.settings import Settings
 
 JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 log = logging.getLogger("dripsms.worker")
@@ -157,8 +159,14 @@ def tick(as_json: JSON = False) -> None:
     render.tick_report(report, as_json=as_json)
 
 
-def _loop(runtime: Runtime, stop: threading.Event, health: DispatcherHealth) -> None:
-    """Dispatcher passes until ``stop``; a pass that raises is logged, counted, retried."""
+def _loop(
+    runtime: Runtime,
+    stop: threading.Event,
+    health: DispatcherHealth,
+    wake: threading.Event | None = None,
+) -> None:
+    """Dispatcher passes until ``stop``; a pass that raises is logged, counted, retried.
+    ``wake`` (the virtual clock moved) runs the next pass at once."""
     from dripsms.engine.supervisor import Supervisor
     from dripsms.store import heartbeats
 
@@ -171,10 +179,12 @@ def _loop(runtime: Runtime, stop: threading.Event, health: DispatcherHealth) -> 
         details = {"last_error": snapshot.last_error, "last_error_at": snapshot.last_error_at,
                    "failed_passes": sum(snapshot.errors.values())}  # fmt: skip
         heartbeats.record(runtime.engine, dispatcher.config.owner, details, now=runtime.clock())
+        if runtime.sandbox_session is not None:  # a restart resumes the virtual clock here
+            runtime.sandbox_session.save()
 
     supervisor = Supervisor(
         dispatcher.tick, runtime.clock, health, stop, runtime.settings.poll_interval,
-        jitter=random.random, after_pass=beat,
+        jitter=random.random, after_pass=beat, wake=wake,
     )  # fmt: skip
     try:
         supervisor.run()
@@ -187,9 +197,11 @@ def _serve_while_dispatching(
     sock: socket.socket,
     dispatch: Callable[[], None],
     stop: threading.Event,
+    wake: threading.Event | None = None,
 ) -> bool:
     """Run ``server`` with ``dispatch`` in a thread; stop the server if the thread ends
-    before ``stop`` is set. Returns whether the dispatcher died (the caller exits non-zero)."""
+    before ``stop`` is set. Returns whether the dispatcher died (the caller exits non-zero).
+    ``wake``, which the dispatcher may be waiting on instead of ``stop``, is set with it."""
     died = threading.Event()
 
     def supervised() -> None:
@@ -215,6 +227,8 @@ def _serve_while_dispatching(
         server.run(sockets=[sock])
     finally:
         stop.set()  # the dispatcher finishes its calls in flight, then stops
+        if wake is not None:
+            wake.set()
         thread.join()
     return died.is_set()
 
@@ -277,9 +291,52 @@ def run(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """The server and the dispatcher in one process; the built-in sandbox (with its phone
-    simulator) when no Twilio credentials are set. Exits non-zero if the dispatcher stops."""
-    from dripsms.clock import system_clock
+    simulator and a virtual clock that `dripsms clock` moves) when no Twilio credentials are
+    set. Exits non-zero if the dispatcher stops."""
+    from dripsms.clock import NOW_VARIABLE, system_clock
     from dripsms.engine.supervisor import DispatcherHealth
+    from dripsms.runtime import Runtime
+    from dripsms.web.app import create_app
+
+    settings = common.settings()
+    if not settings.uses_sandbox and os.environ.get(NOW_VARIABLE, "").strip():
+        raise DripError(
+            f"{NOW_VARIABLE}: with Twilio credentials `dripsms run` runs on the machine's "
+            f"clock (Twilio's cannot be moved); unset {NOW_VARIABLE}, or unset the TWILIO_* "
+            "credentials to run on the sandbox and its virtual clock"
+        )
+    sock = _listening(host, port)
+    with ExitStack() as stack:
+        stack.callback(sock.close)
+        if settings.uses_sandbox:
+            runtime = _sandbox_mode(stack, settings, sock.getsockname()[1], host)
+        else:
+            runtime = Runtime(settings, system_clock)
+            runtime.ensure_ready()
+            render.starting("run", runtime)
+        render.listening(host, sock.getsockname()[1])
+        render.run_overview(runtime, host, sock.getsockname()[1])
+        health = DispatcherHealth(system_clock)
+        runtime.dispatcher_health = health  # /healthz reports this process's dispatcher
+        # Uvicorn stops serving on SIGTERM/SIGINT, then raises the signal again: this
+        # handler takes it, so the dispatcher finishes its calls in flight (exit status 0).
+        stop = _stop_on_signals()
+        wake = runtime.sandbox_session.wake if runtime.sandbox_session else None
+        web = _server(create_app(runtime), host, port)
+        died = _serve_while_dispatching(
+            web, sock, lambda: _loop(runtime, stop, health, wake), stop, wake
+        )
+    if died:
+        render.error("the dispatcher stopped unexpectedly; exiting so the process is restarted")
+        raise typer.Exit(3)
+
+
+def _sandbox_mode(stack: ExitStack, settings: Settings, port: int, host: str) -> Runtime:
+    """``run`` without Twilio credentials: the sandbox, one virtual clock for the engine, the
+    server and the sandbox (resumed no earlier than a previous run saved it), the run file."""
+    from dripsms import runfile
+    from dripsms.clock import VirtualClock
+    from dripsms.engine.sandbox_session import SandboxSession, start_position
     from dripsms.runtime import Runtime
     from dripsms.sandbox import (
         SANDBOX_MESSAGING_SERVICE_SID,
@@ -287,39 +344,49 @@ def run(
         SandboxServer,
         new_auth_token,
     )
-    from dripsms.web.app import create_app
+    from dripsms.store.virtual_clock import saved
 
-    settings = common.settings()
-    sock = _listening(host, port)
-    with ExitStack() as stack:
-        stack.callback(sock.close)
-        sandbox_url = sandbox_token = None
-        if settings.uses_sandbox:
-            # A fresh token and random SIDs each run: the published token forges nothing,
-            # and a restart on an old database mints no SID it already holds.
-            sandbox_token = new_auth_token()
-            sandbox = Sandbox(auth_token=sandbox_token)
-            server = stack.enter_context(SandboxServer(sandbox, follow_real_time=True))
-            server.sandbox.set_inbound_url(
-                SANDBOX_MESSAGING_SERVICE_SID, f"{settings.public_url.rstrip('/')}/twilio/inbound"
-            )
-            sandbox_url = server.base_url
-        runtime = Runtime(
-            settings, common.clock(), sandbox_url=sandbox_url, sandbox_auth_token=sandbox_token
-        )
-        runtime.ensure_ready()
-        render.starting("run", runtime)
-        render.listening(host, sock.getsockname()[1])
-        health = DispatcherHealth(system_clock)
-        runtime.dispatcher_health = health  # /healthz reports this process's dispatcher
-        # Uvicorn stops serving on SIGTERM/SIGINT, then raises the signal again: this
-        # handler takes it, so the dispatcher finishes its calls in flight (exit status 0).
-        stop = _stop_on_signals()
-        web = _server(create_app(runtime), host, port)
-        died = _serve_while_dispatching(web, sock, lambda: _loop(runtime, stop, health), stop)
-    if died:
-        render.error("the dispatcher stopped unexpectedly; exiting so the process is restarted")
-        raise typer.Exit(3)
+    asked = common.clock()()  # DRIPSMS_NOW, else the machine's time
+    clock = VirtualClock(asked)
+    # A fresh token and random SIDs each run: the published token forges nothing,
+    # and a restart on an old database mints no SID it already holds.
+    sandbox_token = new_auth_token()
+    sandbox = Sandbox(auth_token=sandbox_token, now=asked)
+    server = stack.enter_context(SandboxServer(sandbox, follow=clock))
+    server.sandbox.set_inbound_url(
+        SANDBOX_MESSAGING_SERVICE_SID, f"{settings.public_url.rstrip('/')}/twilio/inbound"
+    )
+    runtime = Runtime(
+        settings, clock, sandbox_url=server.base_url, sandbox_auth_token=sandbox_token
+    )
+    runtime.ensure_ready()
+    start = start_position(asked, saved(runtime.engine))
+    session = SandboxSession(
+        clock, sandbox, runtime.engine, runfile.new_control_token(),
+        default_region=settings.default_region,
+    )  # fmt: skip
+    if start.resumed:
+        clock.advance_to(max(start.at, clock()))  # the sandbox follows; the position is saved
+    else:
+        session.save()
+    runtime.sandbox_session = session
+    stack.callback(session.save)  # where it stopped: the next run resumes there
+    run = runfile.RunFile(url=_local_url(host, port), token=session.token, pid=os.getpid())
+    path = runfile.path_for(settings.database_url)
+    runfile.write(path, run)
+    stack.callback(runfile.remove, path, run)
+    render.starting("run", runtime)
+    render.virtual_clock(start.at, resumed=start.resumed, run_file=str(path))
+    return runtime
+
+
+def _local_url(host: str, port: int) -> str:
+    """Where a command on this machine reaches a server listening on ``host``."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def timeline(

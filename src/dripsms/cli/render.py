@@ -421,3 +421,141 @@ def sequence_list(current: dict[str, Any], in_use: Sequence[Any], *, as_json: bo
         )
         table.add_row(key, loaded.sequence.name, loaded.version, running or "—")
     out.print(table)
+
+
+# -- sandbox mode: the virtual clock, its controls, the demo ------------------------------
+
+
+def _instant(value: Any) -> str:
+    """An instant as ``2026-03-08 14:00 UTC`` (text from JSON is shown as given)."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def virtual_clock(start: Any, *, resumed: bool, run_file: str) -> None:
+    """The banner's virtual-clock lines (``run`` in sandbox mode)."""
+    how = (
+        "resumed where the previous run on this database stopped (it never goes back)"
+        if resumed
+        else "set DRIPSMS_NOW to start elsewhere"
+    )
+    err.print(f"virtual clock: {_instant(start)}, following real time; {how}", markup=False)
+    err.print(
+        "move it with `dripsms clock advance 1d` or `dripsms clock next`; a phone texts with "
+        f"`dripsms sandbox reply PHONE TEXT` (they find this server through {run_file})",
+        markup=False,
+    )
+
+
+def run_overview(runtime: Any, host: str, port: int) -> None:
+    """The banner's summary for a person: the console, the provider, the database, and how
+    to switch to real Twilio."""
+    from sqlalchemy.engine import make_url
+
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        database = make_url(runtime.settings.database_url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL was refused earlier; never print it raw
+        database = "(unreadable URL)"
+    provider = (
+        "the built-in sandbox (no Twilio credentials; nothing reaches a real phone)"
+        if runtime.settings.uses_sandbox
+        else "Twilio"
+    )
+    err.print(f"console: http://{shown}:{port}/console/", markup=False)
+    err.print(f"provider: {provider}", markup=False)
+    err.print(f"database: {database}", markup=False)
+    if runtime.settings.uses_sandbox:
+        err.print(
+            "to use real Twilio: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+            "DRIPSMS_MESSAGING_SERVICE_SID (see docs/settings.md), then restart",
+            markup=False,
+        )
+
+
+def clock_status(status: dict[str, Any], *, as_json: bool) -> None:
+    """``dripsms clock show``."""
+    if as_json:
+        print_json(status)
+        return
+    out.print(f"now: {_instant(status.get('now'))}", markup=False)
+    out.print(f"next due message: {_instant(status.get('next_due'))}", markup=False)
+
+
+def clock_moved(move: dict[str, Any], *, as_json: bool) -> None:
+    """``dripsms clock advance`` / ``next``."""
+    if as_json:
+        print_json(move)
+        return
+    out.print(
+        f"virtual clock moved from {_instant(move.get('previous'))} to {_instant(move.get('now'))}",
+        markup=False,
+    )
+    out.print(f"next due message: {_instant(move.get('next_due'))}", markup=False)
+
+
+def phone_replied(result: dict[str, Any], *, as_json: bool) -> None:
+    """``dripsms sandbox reply``."""
+    if as_json:
+        print_json(result)
+        return
+    status = result.get("webhook_status")
+    if status is not None and 200 <= status < 300:
+        out.print(f"delivered to dripsms (webhook answered {status})", markup=False)
+    else:
+        code = result.get("error_code")
+        out.print(
+            f"[red]the webhook failed[/] (status {status}, Twilio error {code})",
+            highlight=False,
+        )
+    for answer in result.get("answers") or []:
+        out.print(f"answer: {answer}", markup=False)
+
+
+def demo(result: Any, database_url: str, *, as_json: bool) -> None:
+    """What ``dripsms demo`` did: each patient's timeline, in New York time."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.engine import make_url
+
+    if as_json:
+        print_json(result.as_json())
+        return
+    zone = ZoneInfo("America/New_York")
+    out.print(
+        f"dripsms demo: the post-op example from {result.start:%Y-%m-%d %H:%M} UTC to "
+        f"{result.end:%Y-%m-%d %H:%M} UTC (virtual clock), times in America/New_York",
+        markup=False,
+    )
+    for patient in result.patients:
+        mark = "[green]✓[/]" if patient["outcome_reached"] else "[red]✗[/]"
+        out.print(
+            f"\n{mark} [bold]{_escape(patient['name'])}[/] {patient['phone']}: "
+            f"{_escape(patient['story'])} → {patient['outcome']}"
+        )
+        for event in patient["timeline"]:
+            when = f"{event['at'].astimezone(zone):%a %m-%d %H:%M %Z}" if event["at"] else "—"
+            if event["what"] == "reply":
+                step = f", step {event['step']}" if event["step"] else ""
+                line = f"  {when}  ← {event['body']!r} ({event['kind']}{step})"
+            elif event["what"] == "alert":
+                line = f"  {when}  ! alert: a text to the care team's phone, {event['state']}"
+            else:
+                line = f"  {when}  → {event['step']} ({event['kind']}): {event['state']}"
+            out.print(line, markup=False)
+        extra = []
+        if patient["alerts"]:
+            extra.append(f"{patient['alerts']} alert(s) to the care team")
+        if patient["opted_out"]:
+            extra.append(f"opted out; {patient['canceled_at_sandbox']} canceled at the sandbox")
+        if extra:
+            out.print("  " + "; ".join(extra), markup=False)
+    database = make_url(database_url).render_as_string(hide_password=True)
+    out.print(
+        f"\nthe database ({database}) is left for the console: `dripsms run`, then open "
+        "/console/ (the virtual clock resumes where the demo stopped)",
+        markup=False,
+    )

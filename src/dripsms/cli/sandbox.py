@@ -10,6 +10,7 @@ from dripsms.cli import common, render
 
 
 def sandbox(
+    context: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
     fresh_token: Annotated[
@@ -21,7 +22,10 @@ def sandbox(
         ),
     ] = False,
 ) -> None:
-    """Run the Twilio-compatible sandbox (until Ctrl-C); point DRIPSMS_TWILIO_API_BASE at it."""
+    """Run the Twilio-compatible sandbox (until Ctrl-C); point DRIPSMS_TWILIO_API_BASE at it.
+    `dripsms sandbox reply` texts a running `dripsms run` from a sandbox phone."""
+    if context.invoked_subcommand is not None:
+        return
     from dripsms.sandbox import Sandbox, new_auth_token, serve
 
     token = new_auth_token() if fresh_token else None

@@ -150,13 +150,22 @@ class Supervisor:
     jitter: Callable[[], float] = field(default=lambda: 0.5)
     after_pass: Callable[[], None] = field(default=lambda: None)
     """Called after each good pass (the worker's heartbeat row); its errors are logged."""
+    wake: threading.Event | None = None
+    """Set to run the next pass at once (the virtual clock moved); whoever sets ``stop``
+    sets it too, since the loop then waits on it instead of on ``stop``."""
 
     def run(self) -> None:
         """The loop; returns only once ``stop`` is set."""
         self.health.started()
         try:
             while not self.stop.is_set():
-                self.stop.wait(self.run_once())
+                if self.wake is None:
+                    self.stop.wait(self.run_once())
+                    continue
+                self.wake.clear()  # a move during the pass is seen by the next one at once
+                delay = self.run_once()
+                if not self.stop.is_set():
+                    self.wake.wait(delay)
         finally:
             self.health.stopped()
 

@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from dripsms.clock import Clock
 from dripsms.sandbox.app import create_app
 from dripsms.sandbox.faults import ABORT_EXTENSION
 from dripsms.sandbox.ids import DEFAULT_PORT
@@ -95,9 +96,12 @@ def _base_url(sock: socket.socket) -> str:
 class _RealTimeTicker:
     """Moves the sandbox clock with the machine's clock, so a demo's scheduled texts go out."""
 
-    def __init__(self, sandbox: Sandbox, every: float = TICK_SECONDS) -> None:
+    def __init__(
+        self, sandbox: Sandbox, every: float = TICK_SECONDS, follow: Clock | None = None
+    ) -> None:
         self._sandbox = sandbox
         self._every = every
+        self._follow = follow
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dripsms-sandbox-clock", daemon=True)
 
@@ -111,6 +115,9 @@ class _RealTimeTicker:
     def _run(self) -> None:
         last = time.monotonic()
         while not self._stop.wait(self._every):
+            if self._follow is not None:  # another clock (dripsms run's virtual clock) leads
+                self._sandbox.advance_to(self._follow())
+                continue
             now = time.monotonic()
             self._sandbox.advance(now - last)
             last = now
@@ -120,7 +127,8 @@ class SandboxServer:
     """The sandbox over real HTTP on a background thread; ``start()`` returns its base URL.
 
     ``port=0`` picks a free port. With ``follow_real_time`` the sandbox clock advances with
-    the machine's (each second); by default it moves only when told, for tests.
+    the machine's (each second); with ``follow`` it keeps up with that clock (each second,
+    forward only: ``dripsms run``'s virtual clock); by default it moves only when told.
     """
 
     def __init__(
@@ -130,10 +138,15 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         follow_real_time: bool = False,
+        follow: Clock | None = None,
     ) -> None:
         self.sandbox = sandbox or Sandbox()
         self._host, self._port = host, port
-        self._ticker = _RealTimeTicker(self.sandbox) if follow_real_time else None
+        self._ticker = (
+            _RealTimeTicker(self.sandbox, follow=follow)
+            if follow_real_time or follow is not None
+            else None
+        )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._base_url = ""

@@ -247,6 +247,15 @@ class Sandbox:
         self.process()
         return self.now()
 
+    def advance_to(self, instant: datetime) -> datetime:
+        """Move the clock forward to ``instant`` (never back: an earlier one leaves it where
+        it is) and release what is due; returns the new now. For following another clock."""
+        target = _utc(instant)
+        with self._lock:
+            self._now = max(self._now, target)
+        self.process()
+        return self.now()
+
     def process(self) -> int:
         """Release every message due at the current now; returns how many were released."""
         with self._lock:

@@ -7,7 +7,7 @@ from fastapi_offline import FastAPIOffline
 
 from dripsms import __version__
 from dripsms.runtime import Runtime
-from dripsms.web import api, console, health, home, webhooks
+from dripsms.web import api, console, health, home, sandbox_controls, webhooks
 from dripsms.web.dependencies import Services
 from dripsms.web.limits import WEBHOOK_BODY_BYTES, BodyLimits, RouteLimit
 from dripsms.web.metrics import Metrics
@@ -32,6 +32,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(home.router)
     app.include_router(console.router)
     app.mount("/console/static", console.static_files(), name="console-static")
+    if runtime.sandbox_session is not None:  # sandbox mode only: 404 with real Twilio
+        app.include_router(sandbox_controls.router)
     # A body over its limit is refused before any route reads or checks it. Inside FastAPI's
     # exception handlers' reach: a 413 raised while a route reads has the usual error shape.
     app.add_middleware(

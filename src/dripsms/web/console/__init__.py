@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from dripsms.web.console import contacts, enrollments, inbox, overview, signin
+from dripsms.web.console import sandbox as sandbox_page
 from dripsms.web.console import sequences as sequence_pages
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -25,6 +26,7 @@ router.include_router(sequence_pages.router)
 router.include_router(inbox.router)
 router.include_router(enrollments.router)
 router.include_router(contacts.router)
+router.include_router(sandbox_page.router)
 
 
 @router.get("")
