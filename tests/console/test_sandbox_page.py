@@ -17,6 +17,7 @@ from dripsms.engine.sandbox_session import SandboxSession
 from dripsms.runtime import Runtime
 from dripsms.sandbox import SANDBOX_MESSAGING_SERVICE_SID, Sandbox, SandboxServer, new_auth_token
 from dripsms.settings import Settings
+from dripsms.store.audit import recent
 from dripsms.store.tables import replies
 from dripsms.testing import free_port, serve_app
 from dripsms.web.app import create_app
@@ -50,6 +51,10 @@ def sandboxed(engine: Engine) -> Iterator[tuple[Console, SandboxSession]]:
             for browser in console.sessions:
                 browser.close()
         runtime.engine.dispose()
+
+
+def nurse_email(console: Console) -> str:
+    return f"nurse{len(console.sessions) - 1}@clinic.example"
 
 
 def test_with_real_twilio_the_page_and_its_link_are_absent(console: Console) -> None:
@@ -98,6 +103,10 @@ def test_a_nurse_moves_the_clock_and_a_form_without_csrf_is_refused(
     )  # fmt: skip
     assert bad.status_code == 422
     assert "move:" in bad.text
+    with console.runtime.engine.connect() as connection:
+        moves = recent(connection)
+    assert [(e.action, e.detail["move"]) for e in moves] == [("clock", "1d"), ("clock", "1h")]
+    assert {e.operator_email for e in moves} == {nurse_email(console)}
 
 
 def test_next_moves_to_the_next_due_message(sandboxed: tuple[Console, SandboxSession]) -> None:

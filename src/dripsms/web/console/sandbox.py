@@ -12,9 +12,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dripsms.core.phones import InvalidPhone, normalize_phone
+from dripsms.engine.operators import Operator
 from dripsms.engine.sandbox_session import SandboxSession
 from dripsms.errors import DripError
 from dripsms.store import sandbox_phones
+from dripsms.store.audit import AuditAction, record
 from dripsms.store.sandbox_phones import PhoneChoice
 from dripsms.web.console.session import CsrfForm, CurrentOperator
 from dripsms.web.console.templating import render
@@ -112,6 +114,18 @@ def _page(
     return render(request, "console/sandbox.html", {"page": context}, status_code=status_code)
 
 
+def _audit(
+    services: ServicesDep, operator: Operator, action: AuditAction, subject: str,
+    detail: dict[str, str],
+) -> None:  # fmt: skip
+    """Simulated data, but who moved the clock or typed a reply is still worth knowing."""
+    with services.engine.begin() as connection:
+        record(
+            connection, at=services.session_clock(), operator_email=operator.email,
+            action=action, subject=subject, operator_id=operator.id, detail=detail,
+        )  # fmt: skip
+
+
 def _phone(text: str | None, region: str) -> str | None:
     if not text:
         return None
@@ -155,6 +169,8 @@ def move_clock(
                          status_code=422)  # fmt: skip
     except DripError as exc:
         return _page(request, services, phone, error=str(exc), status_code=422)
+    now = session.clock().isoformat()
+    _audit(services, operator, AuditAction.CLOCK, "sandbox:clock", {"move": move, "now": now})
     query = {"moved": "1", **({"phone": phone} if phone else {})}
     return RedirectResponse(f"/console/sandbox?{urlencode(query)}", status_code=303)
 
@@ -174,6 +190,7 @@ def reply(
         sent = session.reply(phone, text)
     except DripError as exc:
         return _page(request, services, phone, error=str(exc), text=text, status_code=422)
+    _audit(services, operator, AuditAction.SANDBOX_REPLY, f"contact:{phone}", {})
     if sent.webhook_status is None or not 200 <= sent.webhook_status < 300:
         return _page(
             request, services, phone, status_code=200,

@@ -89,6 +89,8 @@ def render(
         "operator": session.operator if session else None,
         "csrf_field": lambda: csrf_field(session),
         "sandbox": settings.uses_sandbox,
+        # The simulator's link only where this process runs a sandbox (`dripsms run`).
+        "simulator": services.runtime.sandbox_session is not None,
         "clinic_timezone": settings.clinic_timezone,
         "version": __version__,
         "inbox_open": lambda: _open_items(services.engine),
