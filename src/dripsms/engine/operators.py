@@ -215,3 +215,8 @@ class LoginThrottle:
     def succeeded(self, email: str) -> None:
         """A good sign-in clears the count."""
         self._failures.pop(email, None)
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password`` once it is acceptable (:func:`check_password`)."""
+    return _hasher.hash(check_password(password))
