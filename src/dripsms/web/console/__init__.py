@@ -13,13 +13,17 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from dripsms.web.console import audit as audit_pages
 from dripsms.web.console import overview, signin
+from dripsms.web.console import users as users_pages
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(overview.router)
+router.include_router(users_pages.router)
+router.include_router(audit_pages.router)
 
 
 @router.get("")
