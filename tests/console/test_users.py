@@ -52,9 +52,7 @@ def test_an_admin_adds_a_nurse_who_can_then_sign_in(console: Console) -> None:
     assert "a long enough secret" not in page.text
     signed = console.login(console.browser(), "bo@clinic.example", "a long enough secret")
     assert signed.status_code == 303
-    assert ("ada@clinic.example", "add_operator", "operator:bo@clinic.example") in _actions(
-        console
-    )
+    assert ("ada@clinic.example", "add_operator", "operator:bo@clinic.example") in _actions(console)
 
 
 def test_a_generated_password_is_shown_once_and_works(console: Console) -> None:

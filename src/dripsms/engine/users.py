@@ -175,7 +175,10 @@ def parse_since(text: str, *, now: datetime, zone: str = "UTC", field: str = "si
     value = text.strip().lower()
     ago = _AGO.match(value)
     if ago:
-        return now - timedelta(**{_UNITS[ago.group(2)]: int(ago.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[ago.group(2)]: int(ago.group(1))})
+        except OverflowError:  # before the year 1
+            raise InvalidInput(f"{field}: {text.strip()!r} reaches back too far") from None
     try:
         day = date.fromisoformat(value)
     except ValueError:
