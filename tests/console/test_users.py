@@ -81,6 +81,8 @@ def test_bad_input_names_the_field_and_writes_nothing(console: Console) -> None:
         ({"email": "ada@clinic.example", "role": "nurse", "password": "long enough pw"}, 409,
          "exists already"),
         ({"email": "x" * 5000, "role": "nurse"}, 422, "email:"),
+        ({"email": "a\x00b@clinic.example", "role": "nurse", "password": "long enough pw"}, 422,
+         "email:"),
         ({}, 422, "email:"),
     ]  # fmt: skip
     before = (_emails(console), len(_actions(console)))
@@ -91,6 +93,16 @@ def test_bad_input_names_the_field_and_writes_nothing(console: Console) -> None:
         assert page.status_code == status, (fields, page.text)
         assert message in page.text
     assert (_emails(console), len(_actions(console))) == before
+    # A NUL in a password is a character like another (only its hash is stored).
+    fields = {"email": "x@clinic.example", "role": "nurse", "password": "long\x00enough pw"}
+    page = admin.post(console.url + "/console/users", data={"csrf_token": token, **fields})
+    assert page.status_code == 200 and "Added nurse" in page.text
+
+
+def test_sign_in_with_unstorable_text_is_a_plain_refusal(console: Console) -> None:
+    for email in ("a\x00b@clinic.example", "\x00", "ada@clinic.example\x00"):
+        answer = console.login(console.browser(), email, "pass\x00word")
+        assert answer.status_code == 401, answer.text
 
 
 def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(console: Console) -> None:

@@ -25,7 +25,10 @@ users = typer.Typer(
 
 def _password(from_stdin: bool) -> str:
     if from_stdin:
-        line = sys.stdin.readline()
+        try:
+            line = sys.stdin.readline()
+        except UnicodeDecodeError:
+            raise InvalidInput("password: standard input is not valid text") from None
         if not line:
             raise InvalidInput("password: nothing on standard input")
         return line.rstrip("\r\n")
