@@ -95,3 +95,17 @@ def test_keyboard_only_sign_in(ui: BrowserConsole) -> None:
     assert signed.status == 200
     assert page.url == ui.url + "/console/"
     assert "nia@clinic.example (nurse)" in page.locator(".who").inner_text()
+
+
+def test_the_users_and_audit_pages_fit_a_phone(ui: BrowserConsole) -> None:
+    ui.console.add_operator("ada@clinic.example", "admin")
+    ui.console.add_operator("a.very.long.name.for.a.nurse@clinic.example", "nurse")
+    ui.page.set_viewport_size({"width": 360, "height": 740})
+    ui.sign_in("ada@clinic.example")
+    for path in ("/console/users", "/console/audit"):
+        ui.page_of(path)
+        overflow = ui.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, path  # wide tables scroll inside their box, not the page
+        assert ui.page.get_by_role("button", name="Sign out").is_visible()

@@ -167,3 +167,11 @@ def test_sign_in_and_sign_out_are_audited(console: Console) -> None:
         ("ada@clinic.example", "sign_out", "operator:ada@clinic.example"),
         ("ada@clinic.example", "sign_in", "operator:ada@clinic.example"),
     ]
+
+
+def test_an_email_with_markup_is_shown_as_text(console: Console) -> None:
+    console.add_operator("<b>x</b>@clinic.example", "nurse")
+    admin = console.sign_in("admin", "ada@clinic.example")
+    page = admin.get(console.url + "/console/users", timeout=10)
+    assert "&lt;b&gt;x&lt;/b&gt;@clinic.example" in page.text
+    assert "<b>x</b>" not in page.text
