@@ -147,11 +147,18 @@ class BrowserConsole:
 
 
 @pytest.fixture
-def browser_console(tmp_path: Path) -> Iterator[Console]:
+def console_settings() -> dict[str, object]:
+    """Settings of the served console beyond ``tests/console``'s (override this fixture in
+    a test module, e.g. ``{"clinic_timezone": "America/New_York"}``)."""
+    return {}
+
+
+@pytest.fixture
+def browser_console(tmp_path: Path, console_settings: dict[str, object]) -> Iterator[Console]:
     """A console served on a fresh SQLite database (the browser tests need one backend)."""
     engine = connect(f"sqlite:///{tmp_path / 'dripsms.db'}")
     upgrade(engine)
-    yield from serve_console(engine)
+    yield from serve_console(engine, **console_settings)
     engine.dispose()
 
 

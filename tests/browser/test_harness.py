@@ -27,3 +27,17 @@ def test_every_page_visited_is_saved_as_a_screenshot(ui: BrowserConsole) -> None
         SCREENSHOTS / "test_every_page_visited_is_saved_as_a_screenshot-console-login-2.png",
     ]
     assert all(path.stat().st_size > 1000 for path in ui.screenshots)
+
+
+@pytest.fixture
+def console_settings() -> dict[str, object]:
+    return {"clinic_timezone": "Europe/Rome"}
+
+
+def test_a_module_can_give_the_console_its_settings(ui: BrowserConsole) -> None:
+    assert ui.console.runtime.settings.clinic_timezone == "Europe/Rome"
+    ui.console.add_operator("ada@clinic.example", "admin")
+    ui.sign_in("ada@clinic.example")
+    ui.page_of("/console/audit")
+    assert "Time (Europe/Rome)" in ui.page.locator("table.audit").inner_text()
+    assert "2026-03-01 16:00:00 CET" in ui.page.locator("table.audit").inner_text()
