@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast docs docs-check lint format check bench clean
+.PHONY: run test test-fast docs docs-check lint format check bench clean chromium
 
 # The main job on its embedded defaults: SQLite, the built-in sandbox, the dispatcher.
 run: $(STAMP)  ## dripsms's main job on its embedded defaults
@@ -12,11 +12,11 @@ run: $(STAMP)  ## dripsms's main job on its embedded defaults
 	$(BIN)/dripsms db upgrade
 	$(BIN)/dripsms run
 
-test: lint $(STAMP)  ## lint, type-check and the whole test suite
+test: lint $(STAMP) chromium  ## lint, type-check and the whole test suite
 	$(BIN)/pytest
 
 # Unit, contract, web, sandbox and SQLite tests: no PostgreSQL, no end to end, nothing slow.
-test-fast: $(STAMP)  ## the fast tier (well under two minutes)
+test-fast: $(STAMP) chromium  ## the fast tier (well under two minutes)
 	$(BIN)/pytest -q -m "not postgres and not e2e and not slow" -p no:randomly
 
 docs: $(STAMP)  ## regenerate docs/settings.md's table and docs/cli.md's command reference
@@ -39,6 +39,10 @@ bench: $(STAMP)  ## every benchmark; prints the tables, writes nothing (~7 min)
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/tick_bench.py
 	$(BIN)/python bench/handoff_bench.py
+
+# Debian's Chromium for tests/browser (apt-get, as root or with sudo), when it is missing.
+chromium:
+	@scripts/install-chromium.sh
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -136,7 +136,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fixtures = set(getattr(item, "fixturenames", ()))
         if "postgresql" in params or fixtures & POSTGRES_FIXTURES:
             item.add_marker(pytest.mark.postgres)
-        if path.startswith("tests/e2e/"):
+        if path.startswith(("tests/e2e/", "tests/browser/")):
             item.add_marker(pytest.mark.e2e)
         if path in SLOW or item.nodeid.split("[")[0] in SLOW:
             item.add_marker(pytest.mark.slow)

@@ -157,7 +157,7 @@ def test_acknowledging_records_who_and_when_and_an_audit_row(
     assert answer.headers["location"] == "/console/inbox?status=all"  # type: ignore[attr-defined]
     assert _acks(console) == [(items.escalation, "nina@clinic.example", later, None, None)]
     with console.runtime.engine.connect() as connection:
-        [event] = recent(connection)
+        [event] = [e for e in recent(connection) if e.action != "sign_in"]
     assert (event.operator_email, event.action, event.subject, event.at) == (
         "nina@clinic.example", "acknowledge", items.escalation, later,
     )  # fmt: skip
@@ -169,7 +169,7 @@ def test_acknowledging_records_who_and_when_and_an_audit_row(
     # twice is once: no second row, no second audit event
     _post(console, browser, "acknowledge", items.escalation, console.csrf(browser))
     with console.runtime.engine.connect() as connection:
-        assert len(recent(connection)) == 1
+        assert len([e for e in recent(connection) if e.action != "sign_in"]) == 1
 
 
 def test_resolving_settles_an_item_and_it_leaves_the_open_count(
@@ -188,7 +188,7 @@ def test_resolving_settles_an_item_and_it_leaves_the_open_count(
     nav = browser.get(console.url + "/console/inbox", timeout=10).text.split("</nav>")[0]
     assert re.search(r'class="count"[^>]*>5<', nav)
     with console.runtime.engine.connect() as connection:
-        assert [e.action for e in recent(connection)] == ["resolve"]
+        assert [e.action for e in recent(connection) if e.action != "sign_in"] == ["resolve"]
 
 
 def test_a_form_without_its_csrf_token_is_refused_and_writes_nothing(

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+import dripsms.cli.users as users_cli
 from dripsms import __version__
 from dripsms.cli import controls, demo, doctor, engine, render, sandbox, sequences
 from dripsms.errors import DripError, InvariantBroken, SequenceError, Unavailable
@@ -61,6 +62,8 @@ sequences_group = typer.Typer(
 sequences_group.command("list")(engine.sequences_list)
 sequences_group.command("migrate")(engine.sequences_migrate)
 app.add_typer(sequences_group)
+app.add_typer(users_cli.users)
+app.command()(users_cli.audit)
 
 
 class LogFormat(StrEnum):

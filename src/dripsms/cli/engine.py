@@ -295,6 +295,7 @@ def run(
     set. Exits non-zero if the dispatcher stops."""
     from dripsms.clock import NOW_VARIABLE, system_clock
     from dripsms.engine.supervisor import DispatcherHealth
+    from dripsms.engine.users import first_run
     from dripsms.runtime import Runtime
     from dripsms.web.app import create_app
 
@@ -316,6 +317,10 @@ def run(
             render.starting("run", runtime)
         render.listening(host, sock.getsockname()[1])
         render.run_overview(runtime, host, sock.getsockname()[1])
+        render.operators_banner(
+            first_run(runtime.engine, create=settings.uses_sandbox, now=system_clock()),
+            host=host, port=sock.getsockname()[1],
+        )  # fmt: skip
         health = DispatcherHealth(system_clock)
         runtime.dispatcher_health = health  # /healthz reports this process's dispatcher
         # Uvicorn stops serving on SIGTERM/SIGINT, then raises the signal again: this

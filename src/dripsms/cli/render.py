@@ -559,3 +559,102 @@ def demo(result: Any, database_url: str, *, as_json: bool) -> None:
         "/console/ (the virtual clock resumes where the demo stopped)",
         markup=False,
     )
+
+
+# -- operators and the audit log (dripsms users, dripsms audit, the run banner) -------------
+
+
+def operators_banner(first: Any, *, host: str, port: int) -> None:
+    """Who signs in to the console: the admin just created (its password, this once), or how
+    to manage operators. Printed to the terminal only, never logged."""
+    shown = f"[{host}]" if ":" in host else host
+    console_url = f"http://{shown}:{port}/console/"
+    if first.created is not None:
+        err.print(
+            f"console: sign in at {console_url} as {first.created.email} with password "
+            f"{first.password} (shown this once: note it, or add your own operator with "
+            "`dripsms users add EMAIL --role admin`)",
+            markup=False,
+            highlight=False,
+        )
+    elif first.existing:
+        err.print(
+            f"console: {console_url}; operators exist: dripsms users add/list",
+            markup=False,
+            highlight=False,
+        )
+    else:
+        err.print(
+            f"console: {console_url}; no operator yet: "
+            "run `dripsms users add EMAIL --role admin` to create one",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _utc_or_none(value: Any) -> str | None:
+    return format_utc(value) if value is not None else None
+
+
+def _instant_in(value: Any, zone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return str(value.astimezone(ZoneInfo(zone)).isoformat(timespec="seconds"))
+
+
+def operator_added(operator: Any) -> None:
+    """``users add`` succeeded."""
+    out.print(f"added {operator.role.value} {operator.email}", markup=False)
+
+
+def operator_disabled(row: Any) -> None:
+    """``users disable`` succeeded."""
+    out.print(f"disabled {row.email}; their sessions have ended", markup=False)
+
+
+def operators(rows: Sequence[Any], *, as_json: bool) -> None:
+    """``users list``."""
+    if as_json:
+        print_json(
+            [
+                {"email": r.email, "role": r.role, "created": _utc_or_none(r.created_at),
+                 "disabled": _utc_or_none(r.disabled_at)}
+                for r in rows
+            ]
+        )  # fmt: skip
+        return
+    if not rows:
+        err.print("no operators yet: dripsms users add EMAIL --role admin")
+        return
+    table = Table(show_edge=False)
+    for column in ("email", "role", "created (UTC)", "disabled (UTC)"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            _escape(r.email), r.role, format_utc(r.created_at),
+            format_utc(r.disabled_at) if r.disabled_at else "—",
+        )  # fmt: skip
+    out.print(table)
+
+
+def audit_events(events: Sequence[Any], zone: str, *, as_json: bool) -> None:
+    """``audit``: newest first, times in the clinic's zone (and UTC in JSON)."""
+    if as_json:
+        print_json(
+            [
+                {"id": e.id, "at": _utc_or_none(e.at), "at_local": _instant_in(e.at, zone),
+                 "operator": e.operator_email, "action": e.action, "subject": e.subject,
+                 "detail": e.detail}
+                for e in events
+            ]
+        )  # fmt: skip
+        return
+    if not events:
+        err.print("no audit rows in this period")
+        return
+    table = Table(show_edge=False)
+    for column in ("time", "operator", "action", "subject"):
+        table.add_column(column, overflow="fold")
+    for e in events:
+        table.add_row(_local(e.at, zone), _escape(e.operator_email), e.action, _escape(e.subject))
+    out.print(table)

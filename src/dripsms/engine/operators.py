@@ -71,7 +71,8 @@ def normalize_email(email: str) -> str:
     """``email`` trimmed and lower-cased; :class:`InvalidOperator` when it is not one."""
     value = email.strip().lower()
     local, at, domain = value.partition("@")
-    if not at or not local or "." not in domain or any(c.isspace() for c in value):
+    # Not printable: spaces, control characters (a NUL PostgreSQL refuses), lone surrogates.
+    if not at or not local or "." not in domain or not value.isprintable() or " " in value:
         raise InvalidOperator(f"email: {email!r} is not an email address")
     if len(value) > 254:
         raise InvalidOperator("email: longer than 254 characters")
@@ -93,6 +94,10 @@ def check_password(password: str) -> str:
         raise InvalidOperator(f"password: at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
         raise InvalidOperator(f"password: at most {MAX_PASSWORD} characters")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: argon2 would fail on it
+        raise InvalidOperator("password: must be valid Unicode") from None
     return password
 
 
@@ -215,3 +220,8 @@ class LoginThrottle:
     def succeeded(self, email: str) -> None:
         """A good sign-in clears the count."""
         self._failures.pop(email, None)
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password`` once it is acceptable (:func:`check_password`)."""
+    return _hasher.hash(check_password(password))

@@ -74,16 +74,19 @@ def record(
 
 
 def recent(
-    connection: Connection, *, since: datetime | None = None, limit: int = 200
+    connection: Connection,
+    *,
+    since: datetime | None = None,
+    limit: int = 200,
+    offset: int = 0,
 ) -> list[AuditEvent]:
-    """The log, newest first, from ``since`` on."""
+    """The log, newest first, from ``since`` on (skipping the ``offset`` newest)."""
     query = select(
         audit_events.c.id, audit_events.c.at, audit_events.c.operator_email,
         audit_events.c.action, audit_events.c.subject, audit_events.c.detail,
     )  # fmt: skip
     if since is not None:
         query = query.where(audit_events.c.at >= since)
-    rows = connection.execute(
-        query.order_by(audit_events.c.at.desc(), audit_events.c.id.desc()).limit(limit)
-    ).all()
+    ordered = query.order_by(audit_events.c.at.desc(), audit_events.c.id.desc())
+    rows = connection.execute(ordered.limit(limit).offset(offset)).all()
     return [AuditEvent(*row) for row in rows]

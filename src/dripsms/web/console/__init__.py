@@ -13,9 +13,11 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from dripsms.web.console import audit as audit_pages
 from dripsms.web.console import contacts, enrollments, inbox, overview, signin
 from dripsms.web.console import sandbox as sandbox_page
 from dripsms.web.console import sequences as sequence_pages
+from dripsms.web.console import users as users_pages
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -27,6 +29,8 @@ router.include_router(inbox.router)
 router.include_router(enrollments.router)
 router.include_router(contacts.router)
 router.include_router(sandbox_page.router)
+router.include_router(users_pages.router)
+router.include_router(audit_pages.router)
 
 
 @router.get("")

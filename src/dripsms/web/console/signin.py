@@ -8,10 +8,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dripsms.engine.operators import authenticate, close_session, open_session
+from dripsms.engine.users import record_sign_in, record_sign_out
 from dripsms.web.console.session import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     CsrfForm,
+    CurrentSession,
     clear_session_cookie,
     local_path,
     new_login_csrf,
@@ -84,6 +86,7 @@ def login(
         close_session(services.engine, old)
     settings = services.runtime.settings
     session = open_session(services.engine, operator, now=now, lifetime=settings.session_lifetime)
+    record_sign_in(services.engine, operator, now=now)
     response = RedirectResponse(local_path(next), status_code=303)
     secure = secure_cookies(request, services)
     set_session_cookie(response, session, secure=secure, lifetime=settings.session_lifetime)
@@ -92,9 +95,12 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, services: ServicesDep, _: CsrfForm) -> Response:
+def logout(
+    request: Request, services: ServicesDep, session: CurrentSession, _: CsrfForm
+) -> Response:
     """End this browser's session."""
     close_session(services.engine, request.cookies.get(SESSION_COOKIE, ""))
+    record_sign_out(services.engine, session.operator, now=services.session_clock())
     response = RedirectResponse("/console/login", status_code=303)
     clear_session_cookie(response, secure=secure_cookies(request, services))
     return response
