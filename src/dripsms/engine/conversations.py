@@ -147,16 +147,6 @@ class Conversations:
         """What the step's templates and conditions see now (with ``reply`` when given)."""
         return self.matcher.context_for(connection, question, reply=reply)
 
-    def give_up(
-        self,
-        connection: Connection,
-        question: Question,
-        context: dict[str, Any],
-        trigger: Trigger,
-    ) -> list[str]:
-        """The question is unanswered for good (see :meth:`Matcher.give_up`)."""
-        return self.matcher.give_up(connection, question, context, trigger)
-
     # -- routing --------------------------------------------------------------------------
 
     def _route(self, connection: Connection, call: Call) -> InboundResult:

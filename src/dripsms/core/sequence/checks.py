@@ -7,7 +7,7 @@ Each check yields ``(path, message)`` findings; the loader turns paths into
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jinja2 import nodes
@@ -368,23 +368,10 @@ def _check_templates(seq: Sequence) -> Iterator[Finding]:
     for i, step in enumerate(seq.steps):
         base = _scope(seq, step, positions)
         for path, source, expression, own in _template_sources(step, i):
-            scope = Scope(
-                base.attributes,
-                base.earlier_replies,
-                base.all_steps,
-                base.replying_steps,
-                own_reply=own,
-            )
+            scope = replace(base, own_reply=own)
             yield from _check_source(source, path, scope, step.id, expression=expression)
         for path, source, own in _alert_sources(step, i):
-            scope = Scope(
-                base.attributes,
-                base.earlier_replies,
-                base.all_steps,
-                base.replying_steps,
-                own_reply=own,
-                alert=True,
-            )
+            scope = replace(base, own_reply=own, alert=True)
             yield from _check_source(source, path, scope, step.id, expression=False)
 
 
