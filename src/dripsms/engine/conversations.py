@@ -39,9 +39,10 @@ from dripsms.engine.inbound import (
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.matching import Matcher, Outcome
 from dripsms.engine.stopping import opt_out_contact
-from dripsms.store.conversations import add_bare_contact, contact_id_of, resubscribe
+from dripsms.store.contacts import add_bare_contact, resubscribe
 from dripsms.store.events import event_row, record
 from dripsms.store.replies import Question, open_among, questions_of, reply_stored, store_reply
+from dripsms.store.repository import contacts_by_phone
 
 if TYPE_CHECKING:
     from dripsms.settings import Settings
@@ -77,6 +78,12 @@ class ConversationConfig:
             unmatched_reply=s.unmatched_reply,
             default_region=s.default_region,
         )
+
+
+def contact_id_of(connection: Connection, phone: str | None) -> int | None:
+    """The id of the contact with this phone, or None (also for no phone)."""
+    found = contacts_by_phone(connection, [phone]).get(phone) if phone is not None else None
+    return found.id if found is not None else None
 
 
 def sender_phone(raw: str, default_region: str) -> str | None:
