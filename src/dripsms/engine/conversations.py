@@ -27,6 +27,7 @@ from dripsms.core.replies import Keyword, resolve_keyword, sounds_like_opt_out
 from dripsms.core.sequence.model import Sequence, YesNoReply
 from dripsms.core.states import ReplyKind
 from dripsms.engine.actions import ActionRunner, Trigger, complete_finished, enqueue_text
+from dripsms.engine.config import config_from
 from dripsms.engine.inbound import (
     DUPLICATE,
     NOT_A_PHONE,
@@ -67,17 +68,7 @@ class ConversationConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> ConversationConfig:
         """The settings' values (the one source of their defaults)."""
-        s = settings
-        return cls(
-            advanced_opt_out=s.advanced_opt_out,
-            help_text=s.help_text,
-            opt_out_text=s.opt_out_text,
-            opt_in_text=s.opt_in_text,
-            free_text_opt_out=s.free_text_opt_out,
-            max_reprompts=s.max_reprompts,
-            unmatched_reply=s.unmatched_reply,
-            default_region=s.default_region,
-        )
+        return config_from(cls, settings)
 
 
 def contact_id_of(connection: Connection, phone: str | None) -> int | None:
