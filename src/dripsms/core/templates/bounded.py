@@ -203,10 +203,19 @@ def _filter_check(name: str) -> Callable[[Callable[..., None]], Callable[..., No
     return register
 
 
-@_filter_check("center")
-def _center_check(value: Any, width: Any = 80, *_: Any, **__: Any) -> None:
-    if isinstance(width, int):
-        _too_long(width, "the center filter")
+def _sized_by_argument(name: str) -> Callable[..., None]:
+    """The check of a filter whose first argument is the size of what it makes (a width, a
+    number of lines or of slices)."""
+
+    def check(value: Any, size: Any = 1, *_: Any, **__: Any) -> None:
+        if isinstance(size, int):
+            _too_long(size, f"the {name} filter")
+
+    return check
+
+
+for _name in ("center", "batch", "slice"):
+    _FILTER_CHECKS[_name] = _sized_by_argument(_name)
 
 
 @_filter_check("indent")
@@ -214,18 +223,6 @@ def _indent_check(value: Any, width: Any = 4, *_: Any, **__: Any) -> None:
     text = str(value)
     pad = width if isinstance(width, int) else len(str(width))
     _too_long(len(text) + (text.count("\n") + 1) * pad, "the indent filter")
-
-
-@_filter_check("batch")
-def _batch_check(value: Any, linecount: Any = 1, *_: Any, **__: Any) -> None:
-    if isinstance(linecount, int):
-        _too_long(linecount, "the batch filter")
-
-
-@_filter_check("slice")
-def _slice_check(value: Any, slices: Any = 1, *_: Any, **__: Any) -> None:
-    if isinstance(slices, int):
-        _too_long(slices, "the slice filter")
 
 
 @_filter_check("format")
