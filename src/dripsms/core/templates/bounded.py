@@ -19,20 +19,21 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from dripsms.errors import TemplateError
 
 
-def _date_filter(value: Any, fmt: str = "%Y-%m-%d") -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, date):
-        raise TemplateError(f"the date filter needs a date or datetime, not {value!r}")
-    return value.strftime(fmt)
+def _strftime_filter(name: str, kind: type[date], needs: str, default: str) -> Callable[..., str]:
+    """A filter writing a ``kind`` with ``strftime`` (``default`` unless given); None: ``""``."""
+
+    def write(value: Any, fmt: str = default) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, kind):
+            raise TemplateError(f"the {name} filter needs {needs}, not {value!r}")
+        return value.strftime(fmt)
+
+    return write
 
 
-def _time_filter(value: Any, fmt: str = "%H:%M") -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, datetime):
-        raise TemplateError(f"the time filter needs a datetime, not {value!r}")
-    return value.strftime(fmt)
+_date_filter = _strftime_filter("date", date, "a date or datetime", "%Y-%m-%d")
+_time_filter = _strftime_filter("time", datetime, "a datetime", "%H:%M")
 
 
 @dataclass(frozen=True, slots=True)
