@@ -231,7 +231,10 @@ class ActionRunner:
             if row.step_id != target:
                 _stop_one(self.connection, row.id, row.state, self.now, "goto", events)
             elif row.state in (S.BLOCKED, S.PLANNED):
-                store.plan_now(self.connection, row.id, self.now)
+                stored_messages.replan(
+                    self.connection, row.id, current=row.state, state=S.PLANNED,
+                    due_at=self.now, now=self.now, clear_retry=True,
+                )  # fmt: skip
                 events.append(event_row(
                     self.now, "message", "goto", message_id=row.id,
                     enrollment_id=enrollment_id, from_state=row.state.value,

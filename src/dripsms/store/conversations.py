@@ -111,15 +111,6 @@ def add_text(
     connection.execute(insert(messages).values(**values))
 
 
-def plan_now(connection: Connection, message_id: int, at: datetime) -> None:
-    """Plan a message to go at once (a ``goto`` reached it)."""
-    connection.execute(
-        update(messages)
-        .where(m.id == message_id)
-        .values(state=S.PLANNED.value, due_at=at, next_attempt_at=None, updated_at=at)
-    )
-
-
 def skip_unsent(connection: Connection, message_id: int, state: MessageState, at: datetime) -> None:
     """Skip a message not handed off, if it is still in ``state``."""
     connection.execute(
@@ -144,7 +135,6 @@ __all__ = [
     "enrollment_attributes",
     "enrollment_facts",
     "pinned_version_of",
-    "plan_now",
     "request_cancel",
     "set_enrollment_attributes",
     "skip_unsent",
