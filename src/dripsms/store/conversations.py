@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from dripsms.core.states import MessageKind, MessageState
+from dripsms.store.messages import add_step
 from dripsms.store.tables import contacts, enrollments, messages, sequence_versions
 
 S = MessageState
@@ -102,13 +103,10 @@ def add_text(
 ) -> None:
     """A text for the dispatcher to send at once: to the enrollment's contact (``text``),
     or to ``to_phone`` (a ``staff`` alert). ``tag`` is its step id (cut to 64)."""
-    values: dict[str, Any] = {
-        "enrollment_id": enrollment_id, "step_id": tag[:64], "state": S.PLANNED.value,
-        "due_at": at, "body": body, "kind": kind.value, "updated_at": at,
-    }  # fmt: skip
+    written: dict[str, Any] = {"body": body, "kind": kind.value}
     if to_phone is not None:
-        values["to_phone"] = to_phone
-    connection.execute(insert(messages).values(**values))
+        written["to_phone"] = to_phone
+    add_step(connection, enrollment_id, tag[:64], state=S.PLANNED, due_at=at, now=at, **written)
 
 
 def skip_unsent(connection: Connection, message_id: int, state: MessageState, at: datetime) -> None:

@@ -70,12 +70,14 @@ def add_step(
     state: MessageState,
     due_at: datetime | None,
     now: datetime,
+    **written: Any,
 ) -> None:
-    """Plan a new step message."""
+    """Plan a new message: a step's, unless ``written`` gives its ``kind`` (with its
+    ``body``, and ``to_phone`` for a staff alert)."""
     connection.execute(
         insert(messages).values(
             enrollment_id=enrollment_id, step_id=step_id, state=state.value,
-            due_at=due_at, updated_at=now,
+            due_at=due_at, updated_at=now, **written,
         )
     )  # fmt: skip
 
