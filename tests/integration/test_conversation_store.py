@@ -12,11 +12,15 @@ from sqlalchemy import Engine, select
 
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.core.states import EnrollmentState, MessageKind, MessageState, ReplyKind
+from dripsms.engine.conversations import contact_id_of
 from dripsms.engine.enrollment import Enroller
 from dripsms.engine.library import SequenceLibrary
+from dripsms.store import contacts as stored_contacts
 from dripsms.store import conversations as store
 from dripsms.store import enrollments as stored_enrollments
+from dripsms.store import messages as stored_messages
 from dripsms.store import notifications
+from dripsms.store.outbox import replies_of
 from dripsms.store.replies import (
     invalid_count,
     load_cursor,
@@ -25,6 +29,7 @@ from dripsms.store.replies import (
     store_reply,
     stored_sids,
 )
+from dripsms.store.repository import contacts_by_phone
 from dripsms.store.tables import contacts, enrollments, messages, replies
 from dripsms.store.tables import notifications as notifications_table
 
@@ -82,7 +87,7 @@ def test_replies_are_stored_once_with_their_kind_and_read_back_by_kind(
     engine: Engine, enrollment_id: int
 ) -> None:
     with engine.begin() as connection:
-        contact_id = store.contact_id_of(connection, ADA)
+        contact_id = contacts_by_phone(connection, [ADA])[ADA].id
         for sid, kind, value in [
             ("SM1", ReplyKind.INVALID, None),
             ("SM2", ReplyKind.MATCHED, 3),
@@ -100,7 +105,7 @@ def test_replies_are_stored_once_with_their_kind_and_read_back_by_kind(
         assert reply_stored(connection, "SM2") and not reply_stored(connection, "SM9")
         assert stored_sids(connection, ["SM1", "SM9", "SM4"]) == {"SM1", "SM4"}
         assert stored_sids(connection, []) == set()
-        assert store.matched_answers(connection, enrollment_id) == {"day1": 8}
+        assert replies_of(connection, [enrollment_id]) == {enrollment_id: {"day1": 8}}
         assert invalid_count(connection, enrollment_id, "day1") == 1
 
 
@@ -118,12 +123,13 @@ def test_a_stop_from_a_stranger_makes_a_bare_contact_that_start_resubscribes(
     engine: Engine,
 ) -> None:
     with engine.begin() as connection:
-        assert store.contact_id_of(connection, "+14155550199") is None
-        assert store.contact_id_of(connection, None) is None
-        contact_id = store.add_bare_contact(connection, "+14155550199", NOW)
-        assert store.contact_id_of(connection, "+14155550199") == contact_id
+        assert contacts_by_phone(connection, ["+14155550199"]) == {}
+        assert contact_id_of(connection, "+14155550199") is None
+        assert contact_id_of(connection, None) is None
+        contact_id = stored_contacts.add_bare_contact(connection, "+14155550199", NOW)
+        assert contact_id_of(connection, "+14155550199") == contact_id
         connection.execute(contacts.update().values(opted_out_at=NOW))
-        store.resubscribe(connection, contact_id, NOW + timedelta(hours=1))
+        stored_contacts.resubscribe(connection, contact_id, NOW + timedelta(hours=1))
         row = connection.execute(select(contacts)).one()
     assert (row.attributes, row.opted_out_at) == ({}, None)
     assert row.updated_at == NOW + timedelta(hours=1)
@@ -146,14 +152,26 @@ def test_rule_writes_texts_staff_alerts_and_completion(engine: Engine, enrollmen
             (("day1#SM1#" + "x" * 80)[:64], "text", "planned", None),
             ("day1#SM1#staff0", "staff", "planned", "+15555550123"),
         ]
-        pending = store.pending_steps(connection, enrollment_id)
+        S = MessageState
+        pending = stored_messages.steps_of_enrollment(
+            connection, enrollment_id, states=[S.PLANNED, S.SCHEDULED]
+        )
         assert {p.step_id for p in pending} == {"day1", "day7", "day30"}
         assert all(p.state is MessageState.PLANNED for p in pending)
-        assert [s for _, s in store.waiting_steps(connection, enrollment_id)] == [
-            "day3", "day3_escalated",
-        ]  # fmt: skip
-        skipped = store.skip_blocked(connection, enrollment_id, NOW)
-        assert len(skipped) == 2 and store.waiting_steps(connection, enrollment_id) == []
+        blocked = stored_messages.steps_of_enrollment(connection, enrollment_id, states=[S.BLOCKED])
+        assert sorted(b.step_id for b in blocked) == ["day3", "day3_escalated"]
+        assert all(b.due_at is not None for b in blocked)
+        skipped = stored_messages.stop_unsent(
+            connection, [enrollment_id], S.SKIPPED, NOW, states=[S.BLOCKED]
+        )
+        assert len(skipped) == 2
+        assert (
+            stored_messages.steps_of_enrollment(connection, enrollment_id, states=[S.BLOCKED]) == []
+        )
+        assert {m.step_id: m.state for m in stored_messages.all_of_enrollment(
+            connection, enrollment_id, step_ids=["day3", "day1"])} == {
+            "day3": S.SKIPPED, "day1": S.PLANNED,
+        }  # fmt: skip
         completed = EnrollmentState.COMPLETED
         ended = stored_enrollments.end(
             connection, enrollment_id, state=completed, reason="finished", now=NOW

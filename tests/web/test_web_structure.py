@@ -4,6 +4,7 @@ turns each error category into its status, and no module of web/ builds SQL."""
 from __future__ import annotations
 
 import base64
+import inspect
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from dripsms.engine.enrollment import DuplicateEnrollment
 from dripsms.engine.library import UnknownSequence
 from dripsms.errors import Conflict, DripError, InvalidInput, InvariantBroken, NotFound, Unavailable
 from dripsms.store.idempotency import KeyReused
+from dripsms.web import webhooks
 from dripsms.web.problems import answer_of
 
 from .conftest import Served
@@ -106,3 +108,12 @@ def test_each_error_category_has_one_status(
         + f',"message":"{message}"'
         + "}}"
     )
+
+
+def test_webhook_routes_take_the_verified_form_not_the_request() -> None:
+    # The signature check is a dependency: a route cannot read a parameter it was not given
+    # after the check held.
+    for route in (webhooks.inbound, webhooks.status):
+        hints = inspect.get_annotations(route, eval_str=True)
+        assert hints["form"] == webhooks.Signed, route.__name__
+        assert not any("Request" in str(hint) for hint in hints.values()), route.__name__

@@ -18,6 +18,7 @@ import typer
 
 from dripsms.cli import common, render
 from dripsms.errors import DripError
+from dripsms.sockets import listening_socket
 
 if TYPE_CHECKING:
     import uvicorn
@@ -236,22 +237,14 @@ def _serve_while_dispatching(
 def _listening(host: str, port: int) -> socket.socket:
     """The server's socket, bound before anything starts: a port in use is a clear error,
     not a dispatcher that ran for a moment beside a server that never listened."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # An explicit IPPROTO_TCP, as asyncio's own sockets have: asyncio then sets TCP_NODELAY
-    # on each accepted connection (without it, small answers wait for delayed ACKs).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
+        return listening_socket(host, port, backlog=2048)
     except OSError as exc:
-        sock.close()
         reason = exc.strerror or str(exc)
         raise DripError(
             f"--host/--port: cannot listen on {host}:{port}: {reason} "
             "(is another dripsms running? stop it or pass --port)"
         ) from None
-    return sock
 
 
 def _server(app: object, host: str, port: int) -> uvicorn.Server:

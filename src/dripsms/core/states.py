@@ -94,6 +94,17 @@ class EnrollmentState(StrEnum):
     """Ended by a person (unenroll)."""
 
 
+class NotificationState(StrEnum):
+    """Where a notify webhook stands (see :mod:`dripsms.engine.notifier`)."""
+
+    PENDING = "pending"
+    """Due at its ``next_attempt_at``; retried until it is delivered or given up."""
+    DELIVERED = "delivered"
+    """The receiver answered 2xx."""
+    FAILED = "failed"
+    """Given up after the last attempt."""
+
+
 S = MessageState
 
 TERMINAL = frozenset(

@@ -23,6 +23,7 @@ from dripsms.engine.stopping import end_enrollment
 from dripsms.errors import InvariantBroken, TemplateError
 from dripsms.store import conversations as store
 from dripsms.store import enrollments as stored_enrollments
+from dripsms.store import messages as stored_messages
 from dripsms.store import outbox
 from dripsms.store.alerts import record_alert
 from dripsms.store.events import event_row, record
@@ -31,6 +32,8 @@ from dripsms.store.replies import Question, finished_enrollments
 
 log = logging.getLogger(__name__)
 S = MessageState
+PENDING = (S.PLANNED, S.SCHEDULED)
+"""Step messages a condition may still stop: planned here, or held by Twilio."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,11 +235,17 @@ class ActionRunner:
         start, end = order.index(self.question.step.id), order.index(target)
         skipped = order[start + 1 : end] if end > start else []
         events: list[dict[str, Any]] = []
-        for row in store.messages_of_steps(self.connection, enrollment_id, [*skipped, target]):
+        steps = [*skipped, target]
+        for row in stored_messages.all_of_enrollment(
+            self.connection, enrollment_id, step_ids=steps
+        ):
             if row.step_id != target:
                 _stop_one(self.connection, row.id, row.state, self.now, "goto", events)
             elif row.state in (S.BLOCKED, S.PLANNED):
-                store.plan_now(self.connection, row.id, self.now)
+                stored_messages.replan(
+                    self.connection, row.id, current=row.state, state=S.PLANNED,
+                    due_at=self.now, now=self.now, clear_retry=True,
+                )  # fmt: skip
                 events.append(event_row(
                     self.now, "message", "goto", message_id=row.id,
                     enrollment_id=enrollment_id, from_state=row.state.value,
@@ -285,7 +294,7 @@ def recheck_conditions(
     """A reply may turn a later step's condition false: skip it, or cancel it at Twilio."""
     sequence = _pinned_of(connection, library, enrollment_id)
     events: list[dict[str, Any]] = []
-    for row in store.pending_steps(connection, enrollment_id):
+    for row in stored_messages.steps_of_enrollment(connection, enrollment_id, states=PENDING):
         step = sequence.step(row.step_id)
         if step.when is None:
             continue
@@ -306,7 +315,13 @@ def release_waiting(
     The dispatcher does the same on its next pass; this is for a question closed early
     (reprompts ran out), so the steps waiting on it go at once.
     """
-    blocked = store.waiting_steps(connection, enrollment_id)
+    blocked = [
+        (row.id, row.step_id)
+        for row in stored_messages.steps_of_enrollment(
+            connection, enrollment_id, states=[S.BLOCKED]
+        )
+        if row.due_at is not None  # reachable by time, not only by a goto
+    ]
     if not blocked:
         return 0
     sequence = _pinned_of(connection, library, enrollment_id)
@@ -336,7 +351,12 @@ def complete_finished(connection: Connection, enrollment_ids: list[int], now: da
         )
         if contact_id is None:
             continue
-        skipped = store.skip_blocked(connection, enrollment_id, now)
+        skipped = [
+            row.id
+            for row in stored_messages.stop_unsent(
+                connection, [enrollment_id], S.SKIPPED, now, states=[S.BLOCKED]
+            )
+        ]
         record(
             connection,
             [

@@ -27,6 +27,7 @@ from dripsms.core.replies import Keyword, resolve_keyword, sounds_like_opt_out
 from dripsms.core.sequence.model import Sequence, YesNoReply
 from dripsms.core.states import ReplyKind
 from dripsms.engine.actions import ActionRunner, Trigger, complete_finished, enqueue_text
+from dripsms.engine.config import config_from
 from dripsms.engine.inbound import (
     DUPLICATE,
     NOT_A_PHONE,
@@ -40,9 +41,10 @@ from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.matching import Matcher, Outcome
 from dripsms.engine.stopping import opt_out_contact
 from dripsms.engine.studio import forward_to_intake
-from dripsms.store.conversations import add_bare_contact, contact_id_of, resubscribe
+from dripsms.store.contacts import add_bare_contact, resubscribe
 from dripsms.store.events import event_row, record
 from dripsms.store.replies import Question, open_among, questions_of, reply_stored, store_reply
+from dripsms.store.repository import contacts_by_phone
 
 if TYPE_CHECKING:
     from dripsms.settings import Settings
@@ -70,19 +72,13 @@ class ConversationConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> ConversationConfig:
         """The settings' values (the one source of their defaults)."""
-        s = settings
-        return cls(
-            advanced_opt_out=s.advanced_opt_out,
-            help_text=s.help_text,
-            opt_out_text=s.opt_out_text,
-            opt_in_text=s.opt_in_text,
-            free_text_opt_out=s.free_text_opt_out,
-            max_reprompts=s.max_reprompts,
-            unmatched_reply=s.unmatched_reply,
-            default_region=s.default_region,
-            studio_flow_url=s.studio_flow_url,
-            public_url=s.public_url,
-        )
+        return config_from(cls, settings)
+
+
+def contact_id_of(connection: Connection, phone: str | None) -> int | None:
+    """The id of the contact with this phone, or None (also for no phone)."""
+    found = contacts_by_phone(connection, [phone]).get(phone) if phone is not None else None
+    return found.id if found is not None else None
 
 
 def sender_phone(raw: str, default_region: str) -> str | None:
@@ -153,16 +149,6 @@ class Conversations:
     ) -> dict[str, Any]:
         """What the step's templates and conditions see now (with ``reply`` when given)."""
         return self.matcher.context_for(connection, question, reply=reply)
-
-    def give_up(
-        self,
-        connection: Connection,
-        question: Question,
-        context: dict[str, Any],
-        trigger: Trigger,
-    ) -> list[str]:
-        """The question is unanswered for good (see :meth:`Matcher.give_up`)."""
-        return self.matcher.give_up(connection, question, context, trigger)
 
     # -- routing --------------------------------------------------------------------------
 

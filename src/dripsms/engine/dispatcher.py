@@ -31,6 +31,7 @@ from dripsms.core.handoff import ProviderWindow
 from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.states import TWILIO_STATUSES, MessageState, advance
 from dripsms.engine.callbacks import status_callback_url
+from dripsms.engine.config import config_from
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.outcomes import TickReport
 from dripsms.engine.preparation import Create, Settle, backoff, prepare_handoff, settled
@@ -86,20 +87,11 @@ class DispatcherConfig:
     ) -> DispatcherConfig:
         """The settings' values, with what the runtime resolves (sandbox SID, secret, owner)."""
         s = settings
-        return cls(
-            messaging_service_sid=messaging_service_sid,
-            public_url=s.public_url,
-            callback_secret=callback_secret,
+        return config_from(
+            cls, settings, messaging_service_sid=messaging_service_sid,
+            callback_secret=callback_secret, owner=owner,
             window=ProviderWindow(s.min_lead, s.horizon, s.window_margin),
-            scheduled_budget=s.scheduled_budget,
-            batch_size=s.batch_size,
-            lease=s.lease,
-            reconcile_after=s.reconcile_after,
-            max_attempts=s.max_attempts,
-            concurrency=s.concurrency,
-            rate_limit=s.rate_limit,
-            owner=owner,
-        )
+        )  # fmt: skip
 
 
 class Dispatcher:

@@ -101,12 +101,17 @@ def prepare_handoff(
         return settle(S.FAILED, "empty_body", "failed", error_message="the body rendered empty")
     service = sequence.messaging_service_sid or default_service
     if not service:
-        return settle(
-            S.FAILED, "no_messaging_service", "failed",
-            error_message="no Messaging Service SID: set DRIPSMS_MESSAGING_SERVICE_SID",
-        )  # fmt: skip
+        return _no_service(settle)
     send_at = verdict.at if verdict.decision is Decision.SCHEDULE else None
     return Create(claimed, body, send_at, service)
+
+
+def _no_service(settle: Callable[..., Settle]) -> Settle:
+    """Neither the sequence nor the settings name a Messaging Service: nothing can go."""
+    return settle(
+        S.FAILED, "no_messaging_service", "failed",
+        error_message="no Messaging Service SID: set DRIPSMS_MESSAGING_SERVICE_SID",
+    )  # fmt: skip
 
 
 def _prepare_text(
@@ -130,10 +135,7 @@ def _prepare_text(
         return settle(S.EXPIRED, "missed_by_more_than_max_delay", "expired")
     service = sequence.messaging_service_sid or default_service
     if not service:
-        return settle(
-            S.FAILED, "no_messaging_service", "failed",
-            error_message="no Messaging Service SID: set DRIPSMS_MESSAGING_SERVICE_SID",
-        )  # fmt: skip
+        return _no_service(settle)
     return Create(claimed, claimed.body, None, service)
 
 

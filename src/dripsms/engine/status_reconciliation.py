@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from dripsms.core.handoff import ProviderWindow
 from dripsms.core.states import IN_FLIGHT, MessageState
+from dripsms.engine.config import config_from
 from dripsms.engine.ratelimit import TokenBucket
 from dripsms.engine.status import StatusUpdate, apply_status
 from dripsms.provider.base import Provider, ProviderError, ProviderMessage
@@ -52,10 +53,9 @@ class ReconcileConfig:
     def from_settings(cls, settings: Settings, window: ProviderWindow) -> ReconcileConfig:
         """The settings' values; ``window`` is the dispatcher's (one window per process)."""
         s = settings
-        return cls(
-            grace=s.status_grace, batch_size=s.status_batch, concurrency=s.concurrency,
-            window=window,
-        )  # fmt: skip
+        return config_from(
+            cls, settings, grace=s.status_grace, batch_size=s.status_batch, window=window
+        )
 
 
 def recheck_delay(age: timedelta, grace: timedelta) -> timedelta:

@@ -20,6 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from dripsms.sandbox.callbacks import CallbackDispatcher, StatusCallback
+from dripsms.sandbox.directory import Account
 from dripsms.sandbox.errors import ApiError
 from dripsms.sandbox.faults import CallbackFaults, CallKind, Fault, FaultConfig, FaultRule
 from dripsms.sandbox.ids import (
@@ -37,7 +38,7 @@ from dripsms.sandbox.lifecycle import Status
 from dripsms.sandbox.message import Direction, Message
 from dripsms.sandbox.optout import OptOutType
 from dripsms.sandbox.rules import SchedulingWindow
-from dripsms.sandbox.state import Account, Sandbox
+from dripsms.sandbox.state import Sandbox
 
 if TYPE_CHECKING:
     from dripsms.sandbox.app import create_app

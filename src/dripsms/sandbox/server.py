@@ -20,6 +20,7 @@ from dripsms.sandbox.app import create_app
 from dripsms.sandbox.faults import ABORT_EXTENSION
 from dripsms.sandbox.ids import DEFAULT_PORT
 from dripsms.sandbox.state import Sandbox
+from dripsms.sockets import listening_socket
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +75,7 @@ def _config(sandbox: Sandbox) -> uvicorn.Config:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # An explicit IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections; without
-    # it, every keep-alive request waits ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    return listening_socket(host, port, backlog=128)
 
 
 def _base_url(sock: socket.socket) -> str:

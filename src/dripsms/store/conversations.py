@@ -1,54 +1,28 @@
-"""What the conversation side asks about contacts, enrollments and their messages: inbound
-routing (who sent this, opt-in/out), the context a step's templates see, and the writes a
-rule's actions make (texts, staff alerts, goto, condition rechecks, completion).
+"""What the conversation side asks about enrollments and their messages that no other
+aggregate answers: the context a step's templates see, and the writes a rule's actions make
+(texts, staff alerts, goto, condition rechecks).
 
+Contacts (who sent this, opt-in/out) are :mod:`dripsms.store.contacts` and
+:func:`~dripsms.store.repository.contacts_by_phone`; an enrollment's messages are
+:mod:`dripsms.store.messages`; its matched answers, :func:`~dripsms.store.outbox.replies_of`.
 One function per question, in the domain's words; every one runs in the caller's
 transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
-from dripsms.core.states import MessageKind, MessageState, ReplyKind
-from dripsms.store.tables import contacts, enrollments, messages, replies, sequence_versions
+from dripsms.core.states import MessageKind, MessageState
+from dripsms.store.messages import add_step
+from dripsms.store.tables import contacts, enrollments, messages, sequence_versions
 
 S = MessageState
 m = messages.c
-
-
-# -- contacts ---------------------------------------------------------------------------
-
-
-def contact_id_of(connection: Connection, phone: str | None) -> int | None:
-    """The id of the contact with this phone, or None (also for no phone)."""
-    if phone is None:
-        return None
-    found = connection.execute(select(contacts.c.id).where(contacts.c.phone == phone)).scalar()
-    return int(found) if found is not None else None
-
-
-def add_bare_contact(connection: Connection, phone: str, at: datetime) -> int:
-    """A contact with no attributes (a STOP from a number never texted); its id."""
-    return int(
-        connection.execute(
-            insert(contacts)
-            .values(phone=phone, attributes={}, created_at=at, updated_at=at)
-            .returning(contacts.c.id)
-        ).scalar_one()
-    )
-
-
-def resubscribe(connection: Connection, contact_id: int, at: datetime) -> None:
-    """Clear the contact's opt-out (START)."""
-    connection.execute(
-        update(contacts).where(contacts.c.id == contact_id).values(opted_out_at=None, updated_at=at)
-    )
 
 
 # -- enrollments ------------------------------------------------------------------------
@@ -87,17 +61,6 @@ def enrollment_facts(connection: Connection, enrollment_id: int) -> EnrollmentFa
     )  # fmt: skip
 
 
-def matched_answers(connection: Connection, enrollment_id: int) -> dict[str, Any]:
-    """The enrollment's matched answers by step, the latest winning."""
-    r = replies.c
-    rows = connection.execute(
-        select(r.step_id, r.value)
-        .where(r.enrollment_id == enrollment_id, r.kind == ReplyKind.MATCHED.value)
-        .order_by(r.received_at)
-    )
-    return {row.step_id: row.value for row in rows}
-
-
 def enrollment_attributes(connection: Connection, enrollment_id: int) -> dict[str, Any]:
     """The enrollment's own attributes (as stored, JSON)."""
     e = enrollments.c
@@ -128,15 +91,6 @@ def pinned_version_of(connection: Connection, enrollment_id: int) -> tuple[str, 
 # -- messages ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class StepMessage:
-    """An outbox row of a step: its id, step and state."""
-
-    id: int
-    step_id: str
-    state: MessageState
-
-
 def add_text(
     connection: Connection,
     enrollment_id: int,
@@ -149,59 +103,10 @@ def add_text(
 ) -> None:
     """A text for the dispatcher to send at once: to the enrollment's contact (``text``),
     or to ``to_phone`` (a ``staff`` alert). ``tag`` is its step id (cut to 64)."""
-    values: dict[str, Any] = {
-        "enrollment_id": enrollment_id, "step_id": tag[:64], "state": S.PLANNED.value,
-        "due_at": at, "body": body, "kind": kind.value, "updated_at": at,
-    }  # fmt: skip
+    written: dict[str, Any] = {"body": body, "kind": kind.value}
     if to_phone is not None:
-        values["to_phone"] = to_phone
-    connection.execute(insert(messages).values(**values))
-
-
-def messages_of_steps(
-    connection: Connection, enrollment_id: int, step_ids: Iterable[str]
-) -> list[StepMessage]:
-    """The enrollment's outbox rows for these step ids (any kind)."""
-    rows = connection.execute(
-        select(m.id, m.step_id, m.state).where(
-            m.enrollment_id == enrollment_id, m.step_id.in_(list(step_ids))
-        )
-    ).all()
-    return [StepMessage(r.id, r.step_id, S(r.state)) for r in rows]
-
-
-def pending_steps(connection: Connection, enrollment_id: int) -> list[StepMessage]:
-    """The enrollment's step messages planned or held by Twilio (a condition may stop them)."""
-    rows = connection.execute(
-        select(m.id, m.step_id, m.state).where(
-            m.enrollment_id == enrollment_id,
-            m.kind == MessageKind.STEP.value,
-            m.state.in_([S.PLANNED.value, S.SCHEDULED.value]),
-        )
-    ).all()
-    return [StepMessage(r.id, r.step_id, S(r.state)) for r in rows]
-
-
-def waiting_steps(connection: Connection, enrollment_id: int) -> list[tuple[int, str]]:
-    """(id, step id) of the enrollment's blocked step messages that have a due time."""
-    rows = connection.execute(
-        select(m.id, m.step_id).where(
-            m.enrollment_id == enrollment_id,
-            m.state == S.BLOCKED.value,
-            m.due_at.is_not(None),
-            m.kind == MessageKind.STEP.value,
-        )
-    ).all()
-    return [(int(r.id), str(r.step_id)) for r in rows]
-
-
-def plan_now(connection: Connection, message_id: int, at: datetime) -> None:
-    """Plan a message to go at once (a ``goto`` reached it)."""
-    connection.execute(
-        update(messages)
-        .where(m.id == message_id)
-        .values(state=S.PLANNED.value, due_at=at, next_attempt_at=None, updated_at=at)
-    )
+        written["to_phone"] = to_phone
+    add_step(connection, enrollment_id, tag[:64], state=S.PLANNED, due_at=at, now=at, **written)
 
 
 def skip_unsent(connection: Connection, message_id: int, state: MessageState, at: datetime) -> None:
@@ -222,34 +127,13 @@ def request_cancel(connection: Connection, message_id: int, at: datetime) -> Non
     )
 
 
-def skip_blocked(connection: Connection, enrollment_id: int, at: datetime) -> list[int]:
-    """Skip the enrollment's blocked messages; their ids."""
-    rows = connection.execute(
-        update(messages)
-        .where(m.enrollment_id == enrollment_id, m.state == S.BLOCKED.value)
-        .values(state=S.SKIPPED.value, updated_at=at)
-        .returning(m.id)
-    ).all()
-    return [int(r.id) for r in rows]
-
-
 __all__ = [
     "EnrollmentFacts",
-    "StepMessage",
-    "add_bare_contact",
     "add_text",
-    "contact_id_of",
     "enrollment_attributes",
     "enrollment_facts",
-    "matched_answers",
-    "messages_of_steps",
-    "pending_steps",
     "pinned_version_of",
-    "plan_now",
     "request_cancel",
-    "resubscribe",
     "set_enrollment_attributes",
-    "skip_blocked",
     "skip_unsent",
-    "waiting_steps",
 ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dripsms.core.states import NOT_HANDED_OFF, MessageKind, MessageState
@@ -23,22 +23,43 @@ CANCELABLE_AT_PROVIDER = frozenset({S.SCHEDULED, S.HANDING_OFF})
 """States whose message Twilio holds (or may): stopping one asks the dispatcher to cancel it."""
 
 
-def steps_of_enrollment(connection: Connection, enrollment_id: int) -> list[Row[Any]]:
-    """The enrollment's step messages: ``id``, ``step_id``, ``state``, ``due_at``."""
-    return list(
-        connection.execute(
-            select(m.id, m.step_id, m.state, m.due_at).where(
-                m.enrollment_id == enrollment_id, m.kind == K.STEP.value
-            )
+@dataclass(frozen=True, slots=True)
+class StepMessage:
+    """An outbox row of an enrollment: its id, step, state and due time."""
+
+    id: int
+    step_id: str
+    state: MessageState
+    due_at: datetime | None
+
+
+def steps_of_enrollment(
+    connection: Connection, enrollment_id: int, *, states: Iterable[MessageState] | None = None
+) -> list[StepMessage]:
+    """The enrollment's step messages (only those in ``states`` when given)."""
+    condition = [m.kind == K.STEP.value]
+    if states is not None:
+        condition.append(m.state.in_([s.value for s in states]))
+    return _of_enrollment(connection, enrollment_id, *condition)
+
+
+def all_of_enrollment(
+    connection: Connection, enrollment_id: int, *, step_ids: Iterable[str] | None = None
+) -> list[StepMessage]:
+    """Every message of the enrollment, of any kind (only those of ``step_ids`` when given)."""
+    condition = [] if step_ids is None else [m.step_id.in_(list(step_ids))]
+    return _of_enrollment(connection, enrollment_id, *condition)
+
+
+def _of_enrollment(
+    connection: Connection, enrollment_id: int, *condition: ColumnElement[bool]
+) -> list[StepMessage]:
+    rows = connection.execute(
+        select(m.id, m.step_id, m.state, m.due_at).where(
+            m.enrollment_id == enrollment_id, *condition
         )
     )
-
-
-def all_of_enrollment(connection: Connection, enrollment_id: int) -> list[Row[Any]]:
-    """Every message of the enrollment, of any kind: ``id``, ``step_id``, ``state``."""
-    return list(
-        connection.execute(select(m.id, m.step_id, m.state).where(m.enrollment_id == enrollment_id))
-    )
+    return [StepMessage(r.id, r.step_id, S(r.state), r.due_at) for r in rows]
 
 
 def add_step(
@@ -49,12 +70,14 @@ def add_step(
     state: MessageState,
     due_at: datetime | None,
     now: datetime,
+    **written: Any,
 ) -> None:
-    """Plan a new step message."""
+    """Plan a new message: a step's, unless ``written`` gives its ``kind`` (with its
+    ``body``, and ``to_phone`` for a staff alert)."""
     connection.execute(
         insert(messages).values(
             enrollment_id=enrollment_id, step_id=step_id, state=state.value,
-            due_at=due_at, updated_at=now,
+            due_at=due_at, updated_at=now, **written,
         )
     )  # fmt: skip
 
@@ -100,16 +123,21 @@ def supersede(connection: Connection, message_id: int, step_id: str, now: dateti
 
 
 def stop_unsent(
-    connection: Connection, enrollment_ids: Iterable[int], target: MessageState, now: datetime
+    connection: Connection,
+    enrollment_ids: Iterable[int],
+    target: MessageState,
+    now: datetime,
+    *,
+    states: Iterable[MessageState] = NOT_HANDED_OFF,
 ) -> list[Row[Any]]:
-    """Move the enrollments' messages not handed off to ``target``; their ``id`` and
-    ``enrollment_id``."""
+    """Move the enrollments' messages not handed off (or only those in ``states``) to
+    ``target``; their ``id`` and ``enrollment_id``."""
     return list(
         connection.execute(
             update(messages)
             .where(
                 m.enrollment_id.in_(list(enrollment_ids)),
-                m.state.in_([s.value for s in NOT_HANDED_OFF]),
+                m.state.in_([s.value for s in states]),
             )
             .values(state=target.value, updated_at=now)
             .returning(m.id, m.enrollment_id)

@@ -1,7 +1,7 @@
 """Notify webhooks waiting to be delivered: queued by a rule's ``notify``, posted and
 retried by :mod:`dripsms.engine.notifier`.
 
-States: ``pending`` (due at ``next_attempt_at``), ``delivered``, ``failed`` (gave up).
+States: :class:`~dripsms.core.states.NotificationState`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from dripsms.core.states import NotificationState
 from dripsms.store.tables import notifications
 
 n = notifications.c
-PENDING = "pending"
-DELIVERED = "delivered"
-FAILED = "failed"
+N = NotificationState
+PENDING = N.PENDING.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +62,14 @@ def mark_delivered(
     connection: Connection, notification_id: int, attempts: int, at: datetime
 ) -> None:
     """The receiver answered 2xx."""
-    _settle(connection, notification_id, attempts=attempts, state=DELIVERED, delivered_at=at)
+    _settle(
+        connection, notification_id, attempts=attempts, state=N.DELIVERED.value, delivered_at=at
+    )
 
 
 def mark_failed(connection: Connection, notification_id: int, attempts: int, error: str) -> None:
     """Given up after the last attempt."""
-    _settle(connection, notification_id, attempts=attempts, state=FAILED, last_error=error)
+    _settle(connection, notification_id, attempts=attempts, state=N.FAILED.value, last_error=error)
 
 
 def retry_at(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from dripsms.core.states import EnrollmentState, MessageKind, ReplyKind
+from dripsms.store.repository import contacts_by_phone
 from dripsms.store.tables import contacts, enrollments, messages, replies, sequence_versions
 
 
@@ -150,8 +151,8 @@ def enrollment_view(connection: Connection, enrollment_id: int) -> EnrollmentVie
 
 def contact_view(connection: Connection, phone: str) -> dict[str, Any] | None:
     """A contact: attributes, opt-out state, enrollments."""
-    c, e = contacts.c, enrollments.c
-    row = connection.execute(select(contacts).where(c.phone == phone)).first()
+    e = enrollments.c
+    row = contacts_by_phone(connection, [phone]).get(phone)
     if row is None:
         return None
     enrolled = connection.execute(

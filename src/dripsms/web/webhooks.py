@@ -4,9 +4,11 @@ something lost (a database failure answers 503 so that Twilio's side records a f
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import UTC
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse
@@ -14,7 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from dripsms.engine.callbacks import verify_callback
 from dripsms.engine.conversations import Inbound
 from dripsms.engine.status import StatusUpdate, apply_status
-from dripsms.web.dependencies import get_services
+from dripsms.web.dependencies import ServicesDep, get_services
 from dripsms.web.schemas import ErrorBody
 from dripsms.web.twilio_signature import verified_params
 
@@ -29,6 +31,32 @@ def signature_key(request: Request) -> str:
     if not key:
         raise HTTPException(503, get_services(request).runtime.webhook_problem)
     return key
+
+
+@dataclass(frozen=True, slots=True)
+class SignedForm:
+    """A webhook's parameters, signed by Twilio with the auth token (checked)."""
+
+    params: dict[str, str]
+    started: float = field(default_factory=time.perf_counter)
+    """When the check began (``perf_counter``): the webhook's time is measured from here."""
+
+    def first(self, *names: str) -> str:
+        """The first of ``names`` given and not empty, else ``""``."""
+        return next((value for name in names if (value := self.params.get(name))), "")
+
+
+async def signed_form(
+    request: Request, services: ServicesDep, key: Annotated[str, Depends(signature_key)]
+) -> SignedForm:
+    """The form (or JSON body) after its ``X-Twilio-Signature`` holds; 403 when it does not."""
+    started = time.perf_counter()
+    params = await verified_params(request, key, services.public_url)
+    return SignedForm(params, started)
+
+
+Signed = Annotated[SignedForm, Depends(signed_form)]
+"""A route's verified webhook parameters."""
 
 
 router = APIRouter(
@@ -66,14 +94,12 @@ def _twiml(answers: list[str]) -> Response:
     response_class=Response,
     responses={200: {"description": "TwiML", "content": {"application/xml": {}}}},
 )  # fmt: skip
-async def inbound(request: Request) -> Response:
+async def inbound(form: Signed, services: ServicesDep) -> Response:
     """An inbound text: keywords, reply matching, rules; answers TwiML."""
-    services = get_services(request)
-    started = time.perf_counter()
-    params = await verified_params(request, signature_key(request), services.public_url)
+    params = form.params
     now = services.clock().astimezone(UTC)
     text = Inbound(
-        message_sid=params.get("MessageSid") or params.get("SmsSid") or "",
+        message_sid=form.first("MessageSid", "SmsSid"),
         from_phone=params.get("From", ""),
         body=params.get("Body", ""),
         received_at=now,
@@ -87,7 +113,7 @@ async def inbound(request: Request) -> Response:
         )
     result = await run_in_threadpool(services.conversations.receive, text)
     services.metrics.replies.labels(result.kind).inc()
-    services.metrics.webhook_seconds.labels("inbound").observe(time.perf_counter() - started)
+    services.metrics.webhook_seconds.labels("inbound").observe(time.perf_counter() - form.started)
     return _twiml(result.answers)
 
 
@@ -95,25 +121,27 @@ async def inbound(request: Request) -> Response:
     "/status", summary="Twilio's status callback (the URL carries our message id)",
     status_code=204, response_class=Response,
 )  # fmt: skip
-async def status(request: Request) -> Response:
+async def status(
+    form: Signed,
+    services: ServicesDep,
+    m: Annotated[str | None, Query(description="Our message id (signed by ``t``)")] = None,
+    t: Annotated[str, Query(description="The message id's signature")] = "",
+) -> Response:
     """A message's new status; forward only, each (SID, status) once."""
-    services = get_services(request)
-    started = time.perf_counter()
-    params = await verified_params(request, signature_key(request), services.public_url)
+    params = form.params
     account = params.get("AccountSid")
     if account is not None and account != services.runtime.account_sid:
         # Signed, but about another account's message: not one of ours to record.
         raise HTTPException(403, "the callback is about another account's message")
     message_id: int | None = None
-    raw_id, token = request.query_params.get("m"), request.query_params.get("t", "")
     if (
-        raw_id
-        and _small_int(raw_id, 18)  # fits a 64-bit id
-        and verify_callback(services.callback_secret, int(raw_id), token)
+        m
+        and _small_int(m, 18)  # fits a 64-bit id
+        and verify_callback(services.callback_secret, int(m), t)
     ):
-        message_id = int(raw_id)
-    sid = params.get("MessageSid") or params.get("SmsSid") or ""
-    state = params.get("MessageStatus") or params.get("SmsStatus") or ""
+        message_id = int(m)
+    sid = form.first("MessageSid", "SmsSid")
+    state = form.first("MessageStatus", "SmsStatus")
     if not sid or not state:
         return _missing(
             "MessageSid and MessageStatus are required",
@@ -128,5 +156,5 @@ async def status(request: Request) -> Response:
     )
     outcome = await run_in_threadpool(apply_status, services.engine, update, now=services.clock())
     services.metrics.status_callbacks.labels(outcome.result).inc()
-    services.metrics.webhook_seconds.labels("status").observe(time.perf_counter() - started)
+    services.metrics.webhook_seconds.labels("status").observe(time.perf_counter() - form.started)
     return Response(status_code=204)

@@ -9,9 +9,10 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from dripsms.core.sequence.checks import KEY, check_raw_templates, check_sequence
+from dripsms.core.sequence.checks import KEY, check_sequence
 from dripsms.core.sequence.messages import describe, meant_field
 from dripsms.core.sequence.model import Sequence
+from dripsms.core.sequence.template_checks import check_raw_templates
 from dripsms.core.yaml_source import Locator, Mark, Path, YamlProblem, parse_yaml
 from dripsms.errors import Problem, SequenceError
 

@@ -1,49 +1,39 @@
-"""Sandboxed Jinja2 for message bodies and conditions.
-
-Bodies are templates (``Hi {{ first_name }}``); conditions are expressions
-(``steps.day1.reply >= 7``). Both run in Jinja2's sandbox with undefined names an
-error, and both can be analysed before they run: :func:`references` lists every name
-and dotted path a template or expression reads, so a sequence is checked at load time.
-"""
+"""The sandbox templates run in: Jinja2's immutable sandbox with budgets (steps, time,
+output, sizes of values) that a hostile template cannot get round, and the filters dripsms adds."""
 
 from __future__ import annotations
 
-import difflib
 import re
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterator, Sized
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache, wraps
+from functools import wraps
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context
-from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.lexer import describe_token
-from jinja2.parser import Parser
+from jinja2 import StrictUndefined, nodes, pass_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 
 from dripsms.errors import TemplateError
 
-Reference = tuple[str, ...]
+
+def _strftime_filter(name: str, kind: type[date], needs: str, default: str) -> Callable[..., str]:
+    """A filter writing a ``kind`` with ``strftime`` (``default`` unless given); None: ``""``."""
+
+    def write(value: Any, fmt: str = default) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, kind):
+            raise TemplateError(f"the {name} filter needs {needs}, not {value!r}")
+        return value.strftime(fmt)
+
+    return write
 
 
-def _date_filter(value: Any, fmt: str = "%Y-%m-%d") -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, date):
-        raise TemplateError(f"the date filter needs a date or datetime, not {value!r}")
-    return value.strftime(fmt)
-
-
-def _time_filter(value: Any, fmt: str = "%H:%M") -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, datetime):
-        raise TemplateError(f"the time filter needs a datetime, not {value!r}")
-    return value.strftime(fmt)
+_date_filter = _strftime_filter("date", date, "a date or datetime", "%Y-%m-%d")
+_time_filter = _strftime_filter("time", datetime, "a datetime", "%H:%M")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +62,7 @@ class TemplateLimit(TemplateError):
     """A template went over one of its :class:`Limits` (hostile or runaway)."""
 
 
-class _Budget:
+class Budget:
     """What one render has spent so far."""
 
     __slots__ = ("deadline", "limits", "output", "steps")
@@ -95,16 +85,16 @@ class _Budget:
             raise TemplateLimit(f"it takes longer than {self.limits.max_seconds * 1000:g} ms")
 
 
-_BUDGET: ContextVar[_Budget | None] = ContextVar("dripsms_template_budget", default=None)
+BUDGET: ContextVar[Budget | None] = ContextVar("dripsms_template_budget", default=None)
 
 
 def _limits() -> Limits:
-    budget = _BUDGET.get()
+    budget = BUDGET.get()
     return budget.limits if budget is not None else DEFAULT_LIMITS
 
 
 def _tick() -> None:
-    budget = _BUDGET.get()
+    budget = BUDGET.get()
     if budget is not None:
         budget.tick()
 
@@ -214,10 +204,19 @@ def _filter_check(name: str) -> Callable[[Callable[..., None]], Callable[..., No
     return register
 
 
-@_filter_check("center")
-def _center_check(value: Any, width: Any = 80, *_: Any, **__: Any) -> None:
-    if isinstance(width, int):
-        _too_long(width, "the center filter")
+def _sized_by_argument(name: str) -> Callable[..., None]:
+    """The check of a filter whose first argument is the size of what it makes (a width, a
+    number of lines or of slices)."""
+
+    def check(value: Any, size: Any = 1, *_: Any, **__: Any) -> None:
+        if isinstance(size, int):
+            _too_long(size, f"the {name} filter")
+
+    return check
+
+
+for _name in ("center", "batch", "slice"):
+    _FILTER_CHECKS[_name] = _sized_by_argument(_name)
 
 
 @_filter_check("indent")
@@ -225,18 +224,6 @@ def _indent_check(value: Any, width: Any = 4, *_: Any, **__: Any) -> None:
     text = str(value)
     pad = width if isinstance(width, int) else len(str(width))
     _too_long(len(text) + (text.count("\n") + 1) * pad, "the indent filter")
-
-
-@_filter_check("batch")
-def _batch_check(value: Any, linecount: Any = 1, *_: Any, **__: Any) -> None:
-    if isinstance(linecount, int):
-        _too_long(linecount, "the batch filter")
-
-
-@_filter_check("slice")
-def _slice_check(value: Any, slices: Any = 1, *_: Any, **__: Any) -> None:
-    if isinstance(slices, int):
-        _too_long(slices, "the slice filter")
 
 
 @_filter_check("format")
@@ -288,7 +275,7 @@ def _bounded_loop(items: Any) -> Iterator[Any]:
 def _finalize(context: Any, value: Any) -> Any:
     """Every piece of output: ``None`` as nothing, counted against the output limit."""
     text = "" if value is None else str(value)
-    budget = _BUDGET.get()
+    budget = BUDGET.get()
     if budget is not None:
         budget.tick()
         budget.output += len(text)
@@ -389,267 +376,3 @@ def _make_environment() -> BoundedEnvironment:
 
 
 ENVIRONMENT = _make_environment()
-
-
-@dataclass(frozen=True, slots=True)
-class SyntaxProblem:
-    """A template or expression that does not parse: message and 1-based line within it."""
-
-    message: str
-    line: int
-
-
-_JINJA_WORDS = {
-    "'end of print statement'": "'}}'",
-    "'end of statement block'": "'%}'",
-    "'end of template'": "the end",
-    "expected token ": "expected ",
-}
-_UNCLOSED_BLOCK = re.compile(r"The innermost block that needs to be closed is '(\w+)'")
-_ENDS_EARLY = re.compile(r"unexpected end of template, expected (.+?)\.?\Z")
-_END_TAG = re.compile(r"Encountered unknown tag 'end(\w+)'")
-_PLAIN = {
-    "'end of print statement'": "'{{' is never closed with '}}'",
-    "'end of statement block'": "'{%' is never closed with '%}'",
-    "Expected an expression, got 'end of print statement'": (
-        "'{{ }}' is empty: put a name or an expression inside"
-    ),
-    "unexpected '}'": "a single '}': close '{{' with '}}'",
-    "Missing end of comment tag": "'{#' is never closed with '#}'",
-}
-
-
-def _plain_syntax(message: str) -> str:
-    """A Jinja syntax message in the words of a person writing a body or a condition."""
-    if block := _UNCLOSED_BLOCK.search(message):
-        return f"'{{% {block[1]} %}}' is never closed with '{{% end{block[1]} %}}'"
-    if tag := _END_TAG.match(message):
-        return f"'{{% end{tag[1]} %}}' has no '{{% {tag[1]} %}}' before it"
-    if early := _ENDS_EARLY.match(message):
-        return _PLAIN.get(early[1], f"it ends where {early[1]} was expected")
-    if message in _PLAIN:
-        return _PLAIN[message]
-    for jargon, words in _JINJA_WORDS.items():
-        message = message.replace(jargon, words)
-    message = message.removeprefix("Encountered ").rstrip(".")
-    return message[:1].lower() + message[1:]
-
-
-MAX_DEPTH = 100
-"""How deeply a template's expressions may nest (``a|f|f|f…``, ``((…))``, ``1+1+1…``)."""
-TOO_DEEP = f"it is nested too deeply (more than {MAX_DEPTH} levels of filters or operators)"
-
-
-def _shallow(tree: nodes.Template) -> nodes.Template | SyntaxProblem:
-    """The tree, or a problem when it nests deeper than the analysis and the compiler go."""
-    pending: list[tuple[nodes.Node, int]] = [(tree, 0)]
-    while pending:
-        node, depth = pending.pop()
-        if depth > MAX_DEPTH:
-            return SyntaxProblem(TOO_DEEP, getattr(node, "lineno", 1) or 1)
-        pending.extend((child, depth + 1) for child in node.iter_child_nodes())
-    return tree
-
-
-def parse_template(source: str) -> nodes.Template | SyntaxProblem:
-    """Parse a body template, or say why it does not parse."""
-    try:
-        tree = ENVIRONMENT.parse(source)
-    except TemplateSyntaxError as exc:
-        return SyntaxProblem(_plain_syntax(exc.message or "syntax error"), exc.lineno)
-    except (RecursionError, MemoryError):
-        return SyntaxProblem(TOO_DEEP, 1)
-    return _shallow(tree)
-
-
-def _trailing_problem(parser: Parser) -> SyntaxProblem:
-    token = parser.stream.current
-    if token.type == "assign":
-        return SyntaxProblem("unexpected '='; compare with '=='", token.lineno)
-    return SyntaxProblem(
-        f"unexpected {describe_token(token)!r} after a complete condition (a missing 'and'/'or'?)",
-        token.lineno,
-    )
-
-
-def parse_expression(expression: str) -> nodes.Template | SyntaxProblem:
-    """Parse a condition expression, or say why it does not parse."""
-    if not expression.strip():
-        return SyntaxProblem("a condition cannot be empty", 1)
-    if "{{" in expression or "{%" in expression:
-        return SyntaxProblem(
-            "a condition is already an expression: write it without {{ }} or {% %}", 1
-        )
-    parser = Parser(ENVIRONMENT, expression, state="variable")
-    try:
-        tree = parser.parse_expression()
-    except (RecursionError, MemoryError):
-        return SyntaxProblem(TOO_DEEP, 1)
-    except TemplateSyntaxError as exc:
-        message = exc.message or "syntax error"
-        if message == "unexpected 'end of template'":
-            return SyntaxProblem(
-                f"{expression.strip()!r} is incomplete: it ends where more was expected",
-                exc.lineno,
-            )
-        return SyntaxProblem(_plain_syntax(message), exc.lineno)
-    if not parser.stream.eos:
-        return _trailing_problem(parser)
-    return _shallow(nodes.Template([nodes.Output([tree], lineno=1)], lineno=1))
-
-
-def _close_to(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def unknown_filters(tree: nodes.Template) -> list[str]:
-    """Why the filters (``x | upper``) and tests (``x is even``) of a template do not exist."""
-    problems: list[str] = []
-    for node in tree.find_all((nodes.Filter, nodes.Test)):
-        assert isinstance(node, nodes.Filter | nodes.Test)  # for the type checker
-        known = ENVIRONMENT.filters if isinstance(node, nodes.Filter) else ENVIRONMENT.tests
-        if node.name not in known:
-            kind = "filter" if isinstance(node, nodes.Filter) else "test"
-            problems.append(f"unknown {kind} {node.name!r}{_close_to(node.name, known)}")
-    return list(dict.fromkeys(problems))
-
-
-def _chain(node: nodes.Node) -> Reference | None:
-    parts: list[str] = []
-    while True:
-        if isinstance(node, nodes.Getattr):
-            parts.append(node.attr)
-            node = node.node
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            parts.append(str(node.arg.value))
-            node = node.node
-        elif isinstance(node, nodes.Name):
-            parts.append(node.name)
-            return tuple(reversed(parts))
-        else:
-            return None
-
-
-def _bound_names(target: nodes.Node) -> frozenset[str]:
-    """Names a ``for`` or ``set`` target binds (the target may itself be a Name)."""
-    found = [target] if isinstance(target, nodes.Name) else list(target.find_all(nodes.Name))
-    return frozenset(n.name for n in found if isinstance(n, nodes.Name))
-
-
-def _walk(node: nodes.Node, bound: frozenset[str]) -> Iterator[Reference]:
-    if isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Name):
-        chain = _chain(node)
-        if chain is not None:
-            if chain[0] not in bound and (not isinstance(node, nodes.Name) or node.ctx == "load"):
-                yield chain
-            return
-    if isinstance(node, nodes.For):
-        targets = _bound_names(node.target)
-        yield from _walk(node.iter, bound)
-        for child in (*node.body, *node.else_):
-            yield from _walk(child, bound | targets | {"loop"})
-        if node.test is not None:
-            yield from _walk(node.test, bound | targets)
-        return
-    for child in node.iter_child_nodes():
-        if isinstance(child, nodes.Assign):
-            yield from _walk(child.node, bound)
-            bound = bound | _bound_names(child.target)
-            continue
-        yield from _walk(child, bound)
-
-
-def references(tree: nodes.Template) -> list[Reference]:
-    """Every name a parsed template reads, as dotted paths (``('steps', 'day1', 'reply')``)."""
-    seen: dict[Reference, None] = {}
-    for ref in _walk(tree, frozenset()):
-        seen.setdefault(ref, None)
-    return list(seen)
-
-
-@lru_cache(maxsize=4096)
-def _compiled_template(source: str) -> Any:
-    return ENVIRONMENT.from_string(source)
-
-
-@lru_cache(maxsize=4096)
-def _compiled_expression(expression: str) -> Any:
-    return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)
-
-
-def _describe(exc: Exception) -> str:
-    """An exception raised while a template ran, in words for the person who wrote it."""
-    if isinstance(exc, SecurityError):
-        return f"not allowed in the sandbox: {exc}"
-    if isinstance(exc, UndefinedError):
-        return str(exc)
-    if isinstance(exc, RecursionError):
-        return "it calls itself too deeply"
-    if isinstance(exc, MemoryError):
-        return "it needs too much memory"
-    if isinstance(exc, NameError):  # Jinja compiles a constant such as 1e400 to 'inf'
-        return "a number out of range"
-    kind = type(exc).__name__
-    return f"{exc} ({kind})" if str(exc) else kind
-
-
-def _run(what: str, compile_: Callable[[], Any], work: Callable[[Any], Any], limits: Limits) -> Any:
-    """Compile, then run under a fresh budget; any exception becomes a :class:`TemplateError`."""
-    budget = _Budget(limits)
-    token = _BUDGET.set(budget)
-    try:
-        compiled = compile_()
-        budget.restart()
-        return work(compiled)
-    except TemplateLimit as exc:
-        raise TemplateLimit(f"{what}: {exc}") from None
-    except TemplateError:
-        raise
-    except Exception as exc:  # every failure of a template is the template's error
-        raise TemplateError(f"{what}: {_describe(exc)}") from exc
-    finally:
-        _BUDGET.reset(token)
-
-
-def render(source: str, context: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS) -> str:
-    """Render a body template in the sandbox, within ``limits``; white space is trimmed."""
-
-    def work(template: Any) -> str:
-        text = str(template.render(context)).strip()
-        if len(text) > limits.max_output:
-            raise TemplateLimit(f"the text would be longer than {limits.max_output:,} characters")
-        return text
-
-    result: str = _run("cannot render", lambda: _compiled_template(source), work, limits)
-    return result
-
-
-def evaluate(
-    expression: str, context: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS
-) -> bool:
-    """Evaluate a condition in the sandbox, within ``limits``, to a boolean."""
-    result: bool = _run(
-        f"cannot evaluate {expression[:80]!r}",
-        lambda: _compiled_expression(expression),
-        lambda compiled: bool(compiled(context)),
-        limits,
-    )
-    return result
-
-
-__all__ = [
-    "DEFAULT_LIMITS",
-    "ENVIRONMENT",
-    "BoundedEnvironment",
-    "Limits",
-    "Reference",
-    "SyntaxProblem",
-    "TemplateLimit",
-    "evaluate",
-    "parse_expression",
-    "parse_template",
-    "references",
-    "render",
-    "unknown_filters",
-]
