@@ -83,6 +83,21 @@ def test_clock_advance_and_a_phone_reply_against_a_running_server(tmp_path: Path
         engine.dispose()
         assert (reply.kind, reply.step_id, reply.value) == ("matched", "day1", 8)
 
+        # A month in one move: the clock stops at each due text on the way (a pass at each),
+        # so the care team's alert, due when Ada answered, and every step go out on time;
+        # one jump would have handed them off past their latest send time (expired).
+        month = cli(tmp_path, url, "clock", "advance", "30d")
+        assert month.returncode == 0, month.stderr
+
+        def all_out() -> bool:
+            now = states(url)
+            staff = [state for step, state in now.items() if "#staff" in step]
+            steps = [now[s] for s in ("day1", "day3_escalated", "day7", "day30")]
+            return staff == ["delivered"] and steps == ["delivered"] * 4
+
+        wait_for("the alert and every step delivered", all_out, process)
+        assert "expired" not in states(url).values()
+
         refused = cli(tmp_path, url, "clock", "show", "--token", "not-the-token")
         assert refused.returncode == 2
         assert "refused the token (401)" in refused.stderr

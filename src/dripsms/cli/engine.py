@@ -21,8 +21,11 @@ from dripsms.errors import DripError
 from dripsms.sockets import listening_socket
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import uvicorn
 
+    from dripsms.engine.outcomes import TickReport
     from dripsms.engine.supervisor import DispatcherHealth
     from dripsms.runtime import Runtime
     from dripsms.settings import Settings
@@ -183,8 +186,11 @@ def _loop(
         if runtime.sandbox_session is not None:  # a restart resumes the virtual clock here
             runtime.sandbox_session.save()
 
+    tick: Callable[[datetime], TickReport] = dispatcher.tick
+    if runtime.sandbox_session is not None:  # clock moves wait for this loop's passes
+        tick = runtime.sandbox_session.dispatching(tick)
     supervisor = Supervisor(
-        dispatcher.tick, runtime.clock, health, stop, runtime.settings.poll_interval,
+        tick, runtime.clock, health, stop, runtime.settings.poll_interval,
         jitter=random.random, after_pass=beat, wake=wake,
     )  # fmt: skip
     try:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from dripsms.sandbox.message import Message
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_STOPS = 10_000
+"""Due times a single move stops at, at most (a year of a busy clinic's days)."""
 
 
 def _iso(instant: datetime | None) -> str | None:
@@ -100,6 +104,12 @@ class SandboxSession:
     default_region: str = "US"
     wake: threading.Event = field(default_factory=threading.Event)
     """Set on every move: the dispatcher runs a pass at once."""
+    settle_timeout: float = 30.0
+    """Seconds a move waits for the dispatcher's pass before going on without it."""
+    _passes: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    _started: int = 0
+    _finished: int = 0
+    _dispatching: bool = False
 
     def __post_init__(self) -> None:
         # The order matters: the sandbox releases what is due (its callbacks go out), then
@@ -120,22 +130,70 @@ class SandboxSession:
         """The clock now, and the next due message."""
         return {"now": _iso(self.clock()), "next_due": _iso(self.next_due())}
 
+    # -- the dispatcher's passes, so that a move is walked as time would pass -------------
+
+    def dispatching(self, tick: Callable[[datetime], T]) -> Callable[[datetime], T]:
+        """``tick`` (the dispatcher's pass of this run) counted, so that moves can wait for
+        a pass at each instant they stop at."""
+        self._dispatching = True
+
+        def counted(now: datetime) -> T:
+            with self._passes:
+                self._started += 1
+            try:
+                return tick(now)
+            finally:
+                with self._passes:
+                    self._finished += 1
+                    self._passes.notify_all()
+
+        return counted
+
+    def settle(self) -> None:
+        """Wake the dispatcher and wait until a pass that started after this call has ended
+        (nothing to wait for when no dispatcher runs here, as in ``dripsms demo``)."""
+        if not self._dispatching:
+            return
+        with self._passes:
+            target = self._started + 1
+        self.wake.set()
+        with self._passes:
+            if not self._passes.wait_for(lambda: self._finished >= target, self.settle_timeout):
+                log.warning("the dispatcher did not finish a pass in time; the clock moves on",
+                            extra={"action": "clock_settle_timeout"})  # fmt: skip
+
+    def _walk_to(self, target: datetime) -> None:
+        """Move to ``target`` as time would pass: a pass now (what is due goes out now, not
+        late), then a stop and a pass at each due time on the way; never one jump over
+        texts that would then be handed off past their latest send time."""
+        self.settle()
+        for _ in range(MAX_STOPS):
+            stop = positions.next_due(self.engine, self.clock(), blocked_too=True)
+            if stop is None or stop >= target:
+                break
+            self.clock.advance_to(max(stop, self.clock()))
+            self.settle()
+        self.clock.advance_to(max(target, self.clock()))
+        self.settle()
+        self.settle()  # what the last pass wrote (a no-reply alert) goes out too
+
     def advance(self, step: timedelta) -> ClockMove:
-        """Move the clock forward by ``step`` (at most a year)."""
+        """Move the clock forward by ``step`` (at most a year), stopping at each due text."""
         if step <= timedelta(0) or step > timedelta(days=366):
             raise InvalidInput("advance: give a duration from 1s to 366d, e.g. 30m, 1h, 1d, 2d12h")
         before = self.clock()
-        now = self.clock.advance(step)
-        return self._moved(before, now)
+        self._walk_to(before + step)
+        return self._moved(before, self.clock())
 
     def to_next_due(self) -> ClockMove:
         """Move the clock to the next due message."""
+        self.settle()  # what is due now is not "next"
         due = self.next_due()
         if due is None:
             raise NotFound("no message is waiting to go out: nothing to move the clock to")
         before = self.clock()
-        now = self.clock.advance_to(max(due, before))
-        return self._moved(before, now)
+        self._walk_to(max(due, before))
+        return self._moved(before, self.clock())
 
     def reply(self, phone: str, text: str) -> ReplySent:
         """The phone texts ``text``: Twilio's signed inbound webhook reaches dripsms."""
@@ -147,6 +205,7 @@ class SandboxSession:
         message = self.sandbox.receive(number, text)
         delivery = self.sandbox.inbound_delivery(message.sid)
         self.sandbox.process()  # the TwiML answers go out now, not at the next tick
+        self.settle()  # and what it caused (an alert, a cancel at Twilio), as time would have
         answers = tuple(m.body for m in delivery.replies)
         if delivery.keyword_reply is not None:
             answers += (delivery.keyword_reply.body,)

@@ -46,12 +46,14 @@ def save(engine: Engine, position: datetime) -> datetime:
         return position
 
 
-def next_due(engine: Engine, after: datetime) -> datetime | None:
-    """The earliest due time after ``after`` of a message still to go out."""
+def next_due(engine: Engine, after: datetime, *, blocked_too: bool = False) -> datetime | None:
+    """The earliest due time after ``after`` of a message still to go out (with
+    ``blocked_too``, also of one that waits on a reply: a clock walking forward stops there)."""
+    states = [*WAITING, MessageState.BLOCKED] if blocked_too else WAITING
     with engine.connect() as connection:
         return connection.execute(
             select(func.min(messages.c.due_at)).where(
-                messages.c.state.in_([state.value for state in WAITING]),
+                messages.c.state.in_([state.value for state in states]),
                 messages.c.due_at > after,
             )
         ).scalar_one_or_none()
