@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,8 +27,15 @@ MAX_PASSWORD = 1024
 """Longer passwords are refused before hashing (a megabyte password is a denial of service)."""
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("dripsms: no such operator")
-"""Checked against when the email is unknown, so that both answers take as long."""
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the email is unknown, so that both answers take as long.
+
+    Made on first use: an argon2 hash takes 64 MiB for a moment, which a process that never
+    signs anybody in (a worker, ``dripsms serve`` without a console user) need not pay."""
+    return _hasher.hash("dripsms: no such operator")
 
 
 class Role(StrEnum):
@@ -133,7 +141,7 @@ def authenticate(engine: Engine, email: str, password: str) -> Operator | None:
     if len(password) > MAX_PASSWORD:
         return None
     try:
-        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        _hasher.verify(row.password_hash if row else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if row is None or row.disabled_at is not None:
