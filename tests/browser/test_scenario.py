@@ -136,6 +136,7 @@ def test_a_nurse_follows_a_patient_to_an_acknowledged_escalation(
     for text in HOSTILE:
         _text_from_phone(ui, text)
     ui.page_of(f"/console/contacts/{ADA}")
+    assert fired == []  # no injected script ran
     bodies = ui.page.locator(".thread .msg.in .body").all_inner_texts()
     for text in HOSTILE:
         assert text in bodies

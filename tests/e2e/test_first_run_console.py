@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 BUDGET = 120.0
 """Seconds from the first command to a console that answers."""
+PHONE = "+14155550100"
 BANNER = re.compile(r"console: sign in at (\S+) as (\S+) with password (\S+) \(shown this once")
 
 
@@ -80,6 +81,8 @@ def test_make_runs_commands_answer_and_the_first_admin_signs_in(tmp_path: Path) 
         assert signed.url == console_url  # the form led to the overview
         assert f"{email} (admin)" in signed.text
         assert browser.get(console_url, timeout=10).status_code == 200
+        for path in (f"contacts/{PHONE}", f"contacts/%2B{PHONE[1:]}", f"sandbox?phone={PHONE}"):
+            assert browser.get(console_url + path, timeout=10).status_code < 500, path
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -88,5 +91,8 @@ def test_make_runs_commands_answer_and_the_first_admin_signs_in(tmp_path: Path) 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    assert process.returncode == 0, stderr_path.read_text()
+    log = stderr_path.read_text()
+    assert process.returncode == 0, log
+    assert "GET /console/" in log  # the access lines are there, with the phones masked
+    assert PHONE[2:] not in log
     assert password not in (clone / "dripsms.db").read_bytes().decode("latin-1")
