@@ -5,6 +5,7 @@ console page is screenshot, at desktop and at phone width."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,10 +96,9 @@ def test_a_nurse_follows_a_patient_to_an_acknowledged_escalation(
     from playwright.sync_api import expect
 
     screen = ui.page.locator(".phone-screen")
-    for _ in range(20):  # the dispatcher hands day 1 off on the move; the page shows it
-        if "how is your pain" in screen.inner_text():
-            break
-        ui.page.reload()
+    deadline = time.monotonic() + 20  # the dispatcher's pass runs on the move, in its thread
+    while "how is your pain" not in screen.inner_text() and time.monotonic() < deadline:
+        ui.page.reload()  # a server-rendered page: each reload is a fresh look
     expect(screen).to_contain_text("how is your pain")
     assert any(m.status.value == "delivered" for m in session.sandbox.conversation(ADA))
     ui.screenshot(label="day1-delivered")
