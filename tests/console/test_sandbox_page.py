@@ -11,17 +11,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from dripsms.clock import VirtualClock
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.sandbox_session import SandboxSession
-from dripsms.runtime import Runtime
-from dripsms.sandbox import SANDBOX_MESSAGING_SERVICE_SID, Sandbox, SandboxServer, new_auth_token
-from dripsms.settings import Settings
 from dripsms.store.audit import recent
 from dripsms.store.tables import replies
-from dripsms.testing import free_port, serve_app
-from dripsms.web.app import create_app
-from tests.console.conftest import NOW, REPO, Console, RealClock
+from tests.console.conftest import NOW, Console
+from tests.console.sandboxed import serve_sandboxed
 
 ADA = "+14155550100"
 
@@ -30,27 +25,8 @@ ADA = "+14155550100"
 def sandboxed(engine: Engine) -> Iterator[tuple[Console, SandboxSession]]:
     """The console of a `dripsms run` in sandbox mode: a virtual clock, a sandbox posting
     signed webhooks to it."""
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    config = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        sequences_dir=REPO / "sequences", public_url=public,
-    )  # fmt: skip
-    token = new_auth_token()
-    clock = VirtualClock(NOW, lambda: 0.0)
-    with SandboxServer(Sandbox(now=NOW, auth_token=token)) as server:
-        runtime = Runtime(config, clock, sandbox_url=server.base_url, sandbox_auth_token=token)
-        session = SandboxSession(clock, server.sandbox, runtime.engine, "control")
-        runtime.sandbox_session = session
-        server.sandbox.set_inbound_url(SANDBOX_MESSAGING_SERVICE_SID, f"{public}/twilio/inbound")
-        app = create_app(runtime)
-        app.state.services.session_clock = RealClock(NOW)
-        with serve_app(app, port=port) as url:
-            console = Console(url, runtime, app.state.services, app.state.services.session_clock)
-            yield console, session
-            for browser in console.sessions:
-                browser.close()
-        runtime.engine.dispose()
+    with serve_sandboxed(engine) as served:
+        yield served
 
 
 def nurse_email(console: Console) -> str:
