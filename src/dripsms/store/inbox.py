@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 
 from dripsms.core.states import MessageState, ReplyKind
+from dripsms.store.database import MAX_ID
 from dripsms.store.tables import (
     alerts,
     contacts,
@@ -54,8 +55,6 @@ FAILED_MESSAGES = (MessageState.FAILED, MessageState.UNDELIVERED, MessageState.L
 """A text in one of these did not reach its phone and will not be tried again."""
 ITEM = re.compile(r"(alert|reply|message|notification):([1-9][0-9]{0,11})")
 """The name of an inbox item."""
-MAX_ID = 2**31 - 1
-"""Ids are 32-bit integers: a larger one names nothing (and PostgreSQL would refuse it)."""
 
 
 class ItemKind(StrEnum):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Connection
 
@@ -28,10 +28,9 @@ from dripsms.store.enrollment_list import (
 from dripsms.web.console.inbox import contact_url
 from dripsms.web.console.session import AdminOperator, CsrfForm, CurrentOperator
 from dripsms.web.console.templating import render
-from dripsms.web.dependencies import ServicesDep
+from dripsms.web.dependencies import RowId, ServicesDep
 
 router = APIRouter()
-EnrollmentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ALERT_CHOICES = {"": None, "yes": True, "no": False}
 DUE_CHOICES = {"": None, "24h": timedelta(hours=24)}
 
@@ -187,7 +186,7 @@ def _one(services: ServicesDep, enrollment_id: int) -> EnrollmentRow:
 
 @router.get("/enrollments/{enrollment_id}/unenroll", response_class=HTMLResponse)
 def confirm_unenroll(
-    request: Request, services: ServicesDep, operator: AdminOperator, enrollment_id: EnrollmentId
+    request: Request, services: ServicesDep, operator: AdminOperator, enrollment_id: RowId
 ) -> HTMLResponse:
     """Are you sure? What unenrolling this enrollment stops."""
     row = _one(services, enrollment_id)
@@ -197,7 +196,7 @@ def confirm_unenroll(
 
 @router.post("/enrollments/{enrollment_id}/unenroll")
 def do_unenroll(
-    services: ServicesDep, operator: AdminOperator, form: CsrfForm, enrollment_id: EnrollmentId
+    services: ServicesDep, operator: AdminOperator, form: CsrfForm, enrollment_id: RowId
 ) -> RedirectResponse:
     """End the enrollment (``canceled``): texts not sent are canceled, those Twilio holds
     are canceled there by the dispatcher. Audited."""
