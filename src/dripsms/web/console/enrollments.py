@@ -26,6 +26,7 @@ from dripsms.store.enrollment_list import (
     list_enrollments,
 )
 from dripsms.web.console.inbox import contact_url
+from dripsms.web.console.paging import paged, window
 from dripsms.web.console.session import AdminOperator, CsrfForm, CurrentOperator
 from dripsms.web.console.templating import render
 from dripsms.web.dependencies import RowId, ServicesDep
@@ -125,15 +126,15 @@ def enrollments_context(
 ) -> dict[str, object]:
     """The enrollments page: ``rows`` (one more than a page, to know whether more follow),
     the filters, the pages before and after."""
-    more = len(rows) > page_size
+    shown = paged(rows, chosen.page, page_size, lambda number: chosen.url(page=number))
     return {
-        "entries": [enrollment_entry(row, admin=admin) for row in rows[:page_size]],
+        "entries": [enrollment_entry(row, admin=admin) for row in shown.rows],
         "chosen": chosen,
         "sequences": sequences,
         "steps": steps,
         "states": [s.value for s in EnrollmentState],
-        "previous": chosen.url(page=chosen.page - 1) if chosen.page > 1 else None,
-        "next": chosen.url(page=chosen.page + 1) if more else None,
+        "previous": shown.previous,
+        "next": shown.next,
         "page": chosen.page,
     }  # fmt: skip
 
@@ -158,9 +159,9 @@ def enrollments(
     with services.engine.connect() as connection:
         reading = connection.execution_options(**READ_ONLY)
         now = services.clock()
+        limit, offset = window(chosen.page, PAGE_SIZE)
         rows = list_enrollments(
-            reading, chosen.narrowed(now), now=now, limit=PAGE_SIZE + 1,
-            offset=(chosen.page - 1) * PAGE_SIZE,
+            reading, chosen.narrowed(now), now=now, limit=limit, offset=offset
         )  # fmt: skip
         known = enrolled_sequences(reading)
     library = services.library
