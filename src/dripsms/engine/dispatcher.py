@@ -323,7 +323,7 @@ class Dispatcher:
             self._update(
                 message, now, report, "retrying", target=S.PLANNED, cause="outside_window",
                 next_attempt_at=now + timedelta(minutes=1), error_code=error.code,
-                error_message=str(error)[:500],
+                error_message=outbox.error_text(error),
             )  # fmt: skip
             return
         if error.code == SCHEDULE_LIMIT:
@@ -338,7 +338,7 @@ class Dispatcher:
             self._update(
                 message, now, report, "retrying", target=S.PLANNED, cause="transient_error",
                 next_attempt_at=now + delay, error_code=error.code,
-                error_message=str(error)[:500],
+                error_message=outbox.error_text(error),
             )  # fmt: skip
             return
         log.warning(
@@ -348,7 +348,7 @@ class Dispatcher:
         )  # fmt: skip
         self._update(
             message, now, report, "failed", target=S.FAILED, cause="provider_error",
-            error_code=error.code, error_message=str(error)[:500],
+            error_code=error.code, error_message=outbox.error_text(error),
         )  # fmt: skip
         if error.code == OPTED_OUT:
             with self.engine.begin() as connection:
@@ -373,7 +373,7 @@ class Dispatcher:
         ``until`` it is reconciled, never planned afresh (that could send it twice)."""
         self._update(
             message, now, report, "unknown", target=S.HANDING_OFF, cause=cause,
-            lease_expires_at=until, error_code=error.code, error_message=str(error)[:500],
+            lease_expires_at=until, error_code=error.code, error_message=outbox.error_text(error),
         )  # fmt: skip
 
     def _update(
