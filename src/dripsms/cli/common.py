@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
 
 from dripsms.clock import Clock, clock_from_environment
 from dripsms.core.timeline import AnchorOutOfRange, check_anchor
@@ -13,6 +15,13 @@ from dripsms.settings import Settings, settings_problems
 
 if TYPE_CHECKING:
     from dripsms.runtime import Runtime
+
+JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+"""``--json``, for every command that can print its result as JSON."""
+SET = Annotated[
+    list[str] | None, typer.Option("--set", help="An attribute, NAME=VALUE (repeatable).")
+]
+"""``--set NAME=VALUE``, for every command that takes attributes (read with :func:`pairs`)."""
 
 
 def settings() -> Settings:

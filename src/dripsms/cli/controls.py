@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from dripsms.cli import common, render
+from dripsms.cli.common import JSON
 from dripsms.errors import DripError, Unavailable
 
-JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 URL = Annotated[
     str | None,
     typer.Option(

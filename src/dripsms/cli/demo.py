@@ -3,13 +3,10 @@ clock, in seconds, leaving the database for the console."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from dripsms.cli import common, render
-
-JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+from dripsms.cli.common import JSON
 
 
 def demo(as_json: JSON = False) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dripsms.cli import common, render
+from dripsms.cli.common import JSON, SET
 from dripsms.errors import DripError
 from dripsms.sockets import listening_socket
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from dripsms.runtime import Runtime
     from dripsms.settings import Settings
 
-JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 log = logging.getLogger("dripsms.worker")
 
 
@@ -48,9 +48,7 @@ def enroll(
     sequence: Annotated[str, typer.Argument(help="The sequence's key.")],
     phone: Annotated[str, typer.Option(help="The contact's phone (E.164 or national form).")],
     tz: Annotated[str | None, typer.Option("--tz", help="The contact's IANA time zone.")] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="An attribute, NAME=VALUE (repeatable).")
-    ] = None,
+    set_: SET = None,
     anchor: Annotated[
         str | None, typer.Option(help="The anchor (e.g. the surgery date, YYYY-MM-DD).")
     ] = None,

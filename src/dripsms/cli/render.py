@@ -61,11 +61,22 @@ def problems(errors: Sequence[Problem], warnings: Sequence[Problem], files: int)
         err.print(f"[green]ok[/]: {files} {noun} valid{extra}")
 
 
+def _folded_table(columns: Sequence[str], **options: Any) -> Table:
+    """A table with these columns, each folding a long value onto more lines."""
+    table = Table(**options)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
 def preview_table(title: str, rows: Sequence[PreviewRow]) -> None:
     """The preview as a table: step, local time, UTC, body, encoding, segments."""
-    table = Table(title=title, show_lines=True, title_justify="left")
-    for column in ("step", "local time", "UTC", "body", "encoding", "seg."):
-        table.add_column(column, overflow="fold")
+    table = _folded_table(
+        ("step", "local time", "UTC", "body", "encoding", "seg."),
+        title=title,
+        show_lines=True,
+        title_justify="left",
+    )
     for row in rows:
         local = row.due_local.strftime("%a %Y-%m-%d %H:%M %Z") if row.due_local else "—"
         utc = format_utc(row.due_utc) if row.due_utc else "—"
@@ -277,9 +288,11 @@ def timeline(phone: str, rows: Sequence[Any], *, as_json: bool) -> None:
     if not rows:
         err.print(f"no messages for {phone}")
         return
-    table = Table(title=f"timeline of {phone}", title_justify="left")
-    for column in ("enrollment", "step", "state", "local time", "UTC", "SID", "error"):
-        table.add_column(column, overflow="fold")
+    table = _folded_table(
+        ("enrollment", "step", "state", "local time", "UTC", "SID", "error"),
+        title=f"timeline of {phone}",
+        title_justify="left",
+    )
     for r in rows:
         error = f"{r.error_code or ''} {r.error_message or ''}".strip()
         table.add_row(
@@ -626,9 +639,7 @@ def operators(rows: Sequence[Any], *, as_json: bool) -> None:
     if not rows:
         err.print("no operators yet: dripsms users add EMAIL --role admin")
         return
-    table = Table(show_edge=False)
-    for column in ("email", "role", "created (UTC)", "disabled (UTC)"):
-        table.add_column(column, overflow="fold")
+    table = _folded_table(("email", "role", "created (UTC)", "disabled (UTC)"), show_edge=False)
     for r in rows:
         table.add_row(
             _escape(r.email), r.role, format_utc(r.created_at),
@@ -652,9 +663,7 @@ def audit_events(events: Sequence[Any], zone: str, *, as_json: bool) -> None:
     if not events:
         err.print("no audit rows in this period")
         return
-    table = Table(show_edge=False)
-    for column in ("time", "operator", "action", "subject"):
-        table.add_column(column, overflow="fold")
+    table = _folded_table(("time", "operator", "action", "subject"), show_edge=False)
     for e in events:
         table.add_row(_local(e.at, zone), _escape(e.operator_email), e.action, _escape(e.subject))
     out.print(table)

@@ -9,6 +9,7 @@ import typer
 
 from dripsms.catalog import load_all, load_file
 from dripsms.cli import common, render
+from dripsms.cli.common import SET
 from dripsms.clock import parse_instant
 from dripsms.core.preview import preview as build_preview
 from dripsms.scaffold import init_project
@@ -47,9 +48,7 @@ def preview(
     enrolled_at: Annotated[
         str | None, typer.Option(help="Enrollment instant (ISO 8601); default: now.")
     ] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="An attribute, NAME=VALUE (repeatable).")
-    ] = None,
+    set_: SET = None,
     reply: Annotated[
         list[str] | None,
         typer.Option(help="Simulate a reply, STEP=VALUE (repeatable); its rules' 'set' apply."),

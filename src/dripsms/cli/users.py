@@ -12,11 +12,11 @@ from typing import Annotated
 import typer
 
 from dripsms.cli import common, render
+from dripsms.cli.common import JSON
 from dripsms.clock import system_clock
 from dripsms.errors import InvalidInput
 
 MAX_AUDIT_ROWS = 1000  # dripsms.engine.users.MAX_AUDIT_ROWS (not imported: SQLAlchemy is slow)
-JSON = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 users = typer.Typer(
     name="users", help="Operators of the console: add, list, disable.", no_args_is_help=True

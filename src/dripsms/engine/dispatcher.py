@@ -314,21 +314,16 @@ class Dispatcher:
             except ProviderError:
                 found = None  # cannot tell yet: reconciled after reconcile_after
             if found is not None:
-                self._record_handoff(
-                    message, found.sid, found.status, now, report, "adopted", "reconciled"
-                )
+                self._adopt(message, found, now, report)
                 return
-            self._update(
-                message, now, report, "unknown", target=S.HANDING_OFF, cause="outcome_unknown",
-                lease_expires_at=now + late + self.config.reconcile_after,
-                error_code=error.code, error_message=str(error)[:500],
-            )  # fmt: skip
+            until = now + late + self.config.reconcile_after
+            self._hold_unknown(message, now, report, "outcome_unknown", until, error)
             return
         if error.outside_window and create.send_at is not None:
             self._update(
                 message, now, report, "retrying", target=S.PLANNED, cause="outside_window",
                 next_attempt_at=now + timedelta(minutes=1), error_code=error.code,
-                error_message=str(error)[:500],
+                error_message=outbox.error_text(error),
             )  # fmt: skip
             return
         if error.code == SCHEDULE_LIMIT:
@@ -343,7 +338,7 @@ class Dispatcher:
             self._update(
                 message, now, report, "retrying", target=S.PLANNED, cause="transient_error",
                 next_attempt_at=now + delay, error_code=error.code,
-                error_message=str(error)[:500],
+                error_message=outbox.error_text(error),
             )  # fmt: skip
             return
         log.warning(
@@ -353,11 +348,33 @@ class Dispatcher:
         )  # fmt: skip
         self._update(
             message, now, report, "failed", target=S.FAILED, cause="provider_error",
-            error_code=error.code, error_message=str(error)[:500],
+            error_code=error.code, error_message=outbox.error_text(error),
         )  # fmt: skip
         if error.code == OPTED_OUT:
             with self.engine.begin() as connection:
                 opt_out_contact(connection, message.contact_id, now, cause="provider_21610")
+
+    def _adopt(
+        self, message: outbox.Claimed, found: ProviderMessage, now: datetime, report: TickReport
+    ) -> None:
+        """Twilio has the create: tie its SID to the row (counted ``adopted``)."""
+        self._record_handoff(message, found.sid, found.status, now, report, "adopted", "reconciled")
+
+    def _hold_unknown(
+        self,
+        message: outbox.Claimed,
+        now: datetime,
+        report: TickReport,
+        cause: str,
+        until: datetime,
+        error: ProviderError,
+    ) -> None:
+        """Whether Twilio has the create is not known: the row stays handing off, leased
+        ``until`` it is reconciled, never planned afresh (that could send it twice)."""
+        self._update(
+            message, now, report, "unknown", target=S.HANDING_OFF, cause=cause,
+            lease_expires_at=until, error_code=error.code, error_message=outbox.error_text(error),
+        )  # fmt: skip
 
     def _update(
         self,
@@ -409,16 +426,11 @@ class Dispatcher:
         except ProviderError as error:
             # Twilio could not be asked: the create may still be there. Ask again later;
             # planning it afresh now could send it twice.
-            self._update(
-                message, now, report, "unknown", target=S.HANDING_OFF, cause="reconcile_failed",
-                lease_expires_at=now + self.config.reconcile_after,
-                error_code=error.code, error_message=str(error)[:500],
-            )  # fmt: skip
+            until = now + self.config.reconcile_after
+            self._hold_unknown(message, now, report, "reconcile_failed", until, error)
             return
         if found is not None:
-            self._record_handoff(
-                message, found.sid, found.status, now, report, "adopted", "reconciled"
-            )
+            self._adopt(message, found, now, report)
             return
         # Twilio does not have it: the earlier attempt never landed. Plan it afresh.
         self._update(

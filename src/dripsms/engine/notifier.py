@@ -58,6 +58,18 @@ def _body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False).encode()
 
 
+def _send(
+    url: str, data: bytes | dict[str, str], headers: dict[str, str], timeout: float
+) -> str | None:
+    """POST ``data``; None on a 2xx, else what went wrong (the exception's name, or the
+    status: ``HTTP 500``)."""
+    try:
+        answer = requests.post(url, data=data, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+
+
 def _forward(
     row: notifications.DueNotification, auth_token: str | None, timeout: float
 ) -> str | None:
@@ -70,11 +82,7 @@ def _forward(
         headers["X-Twilio-Signature"] = RequestValidator(auth_token).compute_signature(
             row.url, params
         )
-    try:
-        answer = requests.post(row.url, data=params, headers=headers, timeout=timeout)
-    except requests.RequestException as exc:
-        return type(exc).__name__
-    return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+    return _send(row.url, params, headers, timeout)
 
 
 def _post(
@@ -93,11 +101,7 @@ def _post(
         SIGNATURE_HEADER: signature(secret, int(now.timestamp()), body),
         "User-Agent": "dripsms-notify",
     }
-    try:
-        answer = requests.post(row.url, data=body, headers=headers, timeout=timeout)
-    except requests.RequestException as exc:
-        return type(exc).__name__
-    return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+    return _send(row.url, body, headers, timeout)
 
 
 def deliver_due(

@@ -21,7 +21,7 @@ from dripsms.core.states import (
 )
 from dripsms.core.templates import evaluate, render
 from dripsms.errors import TemplateError
-from dripsms.store.outbox import Claimed
+from dripsms.store.outbox import Claimed, error_text
 
 S = MessageState
 
@@ -96,7 +96,7 @@ def prepare_handoff(
             return settle(S.SKIPPED, "condition_false", "skipped")
         body = render(step.body, context)
     except TemplateError as exc:
-        return settle(S.FAILED, "template_error", "failed", error_message=str(exc)[:500])
+        return settle(S.FAILED, "template_error", "failed", error_message=error_text(exc))
     if not body:
         return settle(S.FAILED, "empty_body", "failed", error_message="the body rendered empty")
     service = sequence.messaging_service_sid or default_service

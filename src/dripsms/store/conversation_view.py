@@ -10,17 +10,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from dripsms.core.states import EnrollmentState
+from dripsms.store.repository import ContactRow, contacts_by_phone
 from dripsms.store.tables import alerts, contacts, enrollments, messages, replies
 
-
-@dataclass(frozen=True, slots=True)
-class ContactRecord:
-    id: int
-    phone: str
-    timezone: str | None
-    attributes: dict[str, Any]
-    opted_out_at: datetime | None
-    created_at: datetime
+ContactRecord = ContactRow
+"""The contact of a conversation: the row :func:`contacts_by_phone` reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,18 +108,7 @@ _ALERT = tuple(
 
 def contact_record(connection: Connection, phone: str) -> ContactRecord | None:
     """The contact with this E.164 phone, or None."""
-    c = contacts.c
-    row = connection.execute(
-        select(c.id, c.phone, c.timezone, c.attributes, c.opted_out_at, c.created_at).where(
-            c.phone == phone
-        )
-    ).first()
-    if row is None:
-        return None
-    return ContactRecord(
-        row.id, row.phone, row.timezone, dict(row.attributes or {}), row.opted_out_at,
-        row.created_at,
-    )  # fmt: skip
+    return contacts_by_phone(connection, [phone]).get(phone)
 
 
 def conversation(connection: Connection, phone: str) -> ConversationRecord | None:

@@ -15,6 +15,9 @@ from sqlalchemy.engine import make_url
 from dripsms.errors import Misconfigured
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MAX_ID = 2**31 - 1
+"""Ids are INTEGER columns: 32 bits on PostgreSQL, which refuses a larger number outright
+(so a larger id names nothing)."""
 
 
 class DatabaseNotReady(Misconfigured):

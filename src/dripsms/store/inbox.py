@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 
 from dripsms.core.states import MessageState, ReplyKind
+from dripsms.store.database import MAX_ID
 from dripsms.store.tables import (
     alerts,
     contacts,
@@ -54,8 +55,6 @@ FAILED_MESSAGES = (MessageState.FAILED, MessageState.UNDELIVERED, MessageState.L
 """A text in one of these did not reach its phone and will not be tried again."""
 ITEM = re.compile(r"(alert|reply|message|notification):([1-9][0-9]{0,11})")
 """The name of an inbox item."""
-MAX_ID = 2**31 - 1
-"""Ids are 32-bit integers: a larger one names nothing (and PostgreSQL would refuse it)."""
 
 
 class ItemKind(StrEnum):
@@ -123,14 +122,34 @@ def item_key(prefix: str, column: ColumnElement[int]) -> ColumnElement[str]:
     return (literal(f"{prefix}:", String) + cast(column, String)).label("key")
 
 
+def _item(
+    prefix: str,
+    row_id: ColumnElement[int],
+    *,
+    kind: ColumnElement[Any],
+    at: ColumnElement[Any],
+    contact_id: ColumnElement[Any],
+    enrollment_id: ColumnElement[Any],
+    step_id: ColumnElement[Any],
+    text: ColumnElement[Any],
+    detail: ColumnElement[Any],
+) -> Select[Any]:
+    """One source of items as the columns every source gives the union (same names, same
+    order): its key, kind, time, contact, enrollment, step, text and detail."""
+    return select(
+        item_key(prefix, row_id), kind.label("kind"), at.label("at"),
+        contact_id.label("contact_id"), enrollment_id.label("enrollment_id"),
+        step_id.label("step_id"), text.label("text"), cast(detail, Text).label("detail"),
+    )  # fmt: skip
+
+
 def _alerts() -> Select[Any]:
     a = alerts.c
     kind = case((a.reason == "reply", ItemKind.ESCALATION.value), else_=ItemKind.NO_REPLY.value)
-    detail = func.coalesce(a.rule, a.reason)
-    return select(
-        item_key("alert", a.id), kind.label("kind"), a.at.label("at"),
-        a.contact_id.label("contact_id"), a.enrollment_id.label("enrollment_id"),
-        a.step_id.label("step_id"), a.answer.label("text"), cast(detail, Text).label("detail"),
+    return _item(
+        "alert", a.id, kind=kind, at=a.at, contact_id=a.contact_id,
+        enrollment_id=a.enrollment_id, step_id=a.step_id, text=a.answer,
+        detail=func.coalesce(a.rule, a.reason),
     )  # fmt: skip
 
 
@@ -138,53 +157,41 @@ def _replies() -> Select[Any]:
     r = replies.c
     flagged = r.reason == REVIEW_OPT_OUT
     kind = case((flagged, ItemKind.OPT_OUT.value), else_=ItemKind.REPLY.value)
-    detail = func.coalesce(r.reason, r.kind)
     loose = [ReplyKind.UNMATCHED.value, ReplyKind.LATE.value]
-    return select(
-        item_key("reply", r.id), kind.label("kind"), r.received_at.label("at"),
-        r.contact_id.label("contact_id"), r.enrollment_id.label("enrollment_id"),
-        r.step_id.label("step_id"), r.body.label("text"), cast(detail, Text).label("detail"),
+    return _item(
+        "reply", r.id, kind=kind, at=r.received_at, contact_id=r.contact_id,
+        enrollment_id=r.enrollment_id, step_id=r.step_id, text=r.body,
+        detail=func.coalesce(r.reason, r.kind),
     ).where(or_(r.kind.in_(loose), flagged))  # fmt: skip
 
 
 def _failures() -> Select[Any]:
     m, e = messages.c, enrollments.c
     code = func.coalesce(cast(m.error_code, String), literal("", String))
-    detail = m.state + literal(" ", String) + code
     return (
-        select(
-            item_key("message", m.id),
-            literal(ItemKind.FAILURE.value, String).label("kind"),
-            m.updated_at.label("at"),
-            e.contact_id.label("contact_id"),
-            m.enrollment_id.label("enrollment_id"),
-            m.step_id.label("step_id"),
-            m.error_message.label("text"),
-            cast(detail, Text).label("detail"),
+        _item(
+            "message", m.id, kind=literal(ItemKind.FAILURE.value, String), at=m.updated_at,
+            contact_id=e.contact_id, enrollment_id=m.enrollment_id, step_id=m.step_id,
+            text=m.error_message, detail=m.state + literal(" ", String) + code,
         )
         .join(enrollments, e.id == m.enrollment_id)
         .where(m.state.in_([s.value for s in FAILED_MESSAGES]))
-    )
+    )  # fmt: skip
 
 
 def _webhooks() -> Select[Any]:
     n, e = notifications.c, enrollments.c
     failing = or_(n.state == "failed", and_(n.state == "pending", n.attempts > 0))
-    detail = n.target + literal(" ", String) + n.state
     return (
-        select(
-            item_key("notification", n.id),
-            literal(ItemKind.WEBHOOK.value, String).label("kind"),
-            n.created_at.label("at"),
-            e.contact_id.label("contact_id"),
-            n.enrollment_id.label("enrollment_id"),
-            cast(null(), String).label("step_id"),
-            n.last_error.label("text"),
-            cast(detail, Text).label("detail"),
+        _item(
+            "notification", n.id, kind=literal(ItemKind.WEBHOOK.value, String),
+            at=n.created_at, contact_id=e.contact_id, enrollment_id=n.enrollment_id,
+            step_id=cast(null(), String), text=n.last_error,
+            detail=n.target + literal(" ", String) + n.state,
         )
         .outerjoin(enrollments, e.id == n.enrollment_id)
         .where(failing)
-    )
+    )  # fmt: skip
 
 
 def _items(kinds: Iterable[ItemKind] | None) -> Subquery:

@@ -20,6 +20,13 @@ from dripsms.store.tables import contacts, enrollments, messages, replies, seque
 
 S = MessageState
 m = messages.c
+MAX_ERROR_TEXT = 500
+"""Characters of an error's text a message row keeps."""
+
+
+def error_text(error: BaseException) -> str:
+    """What a message row keeps of ``error``: its text, at most :data:`MAX_ERROR_TEXT`."""
+    return str(error)[:MAX_ERROR_TEXT]
 
 
 @dataclass(frozen=True, slots=True)

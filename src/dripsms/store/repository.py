@@ -33,6 +33,7 @@ class ContactRow:
     timezone: str | None
     attributes: dict[str, Any]
     opted_out_at: datetime | None
+    created_at: datetime
 
 
 def contacts_by_phone(connection: Connection, phones: Iterable[str]) -> dict[str, ContactRow]:
@@ -45,8 +46,9 @@ def contacts_by_phone(connection: Connection, phones: Iterable[str]) -> dict[str
         )
         for row in rows:
             found[row.phone] = ContactRow(
-                row.id, row.phone, row.timezone, dict(row.attributes), row.opted_out_at
-            )
+                row.id, row.phone, row.timezone, dict(row.attributes), row.opted_out_at,
+                row.created_at,
+            )  # fmt: skip
     return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException
@@ -62,11 +63,23 @@ def require_token(
     basic: Annotated[HTTPBasicCredentials | None, Depends(BASIC)],
 ) -> None:
     """401 unless the request carries one of the configured tokens."""
+    check_token(bearer, basic, services.api_tokens, missing="send a bearer token")
+
+
+def check_token(
+    bearer: HTTPAuthorizationCredentials | None,
+    basic: HTTPBasicCredentials | None,
+    tokens: Iterable[str],
+    *,
+    missing: str,
+) -> None:
+    """401 unless the bearer token (or the Basic password) is one of ``tokens``; ``missing``
+    says what to send when the request carries neither."""
     presented = bearer.credentials if bearer else (basic.password if basic else None)
     if not presented:
-        raise HTTPException(401, "missing credentials: send a bearer token", headers=CHALLENGE)
+        raise HTTPException(401, f"missing credentials: {missing}", headers=CHALLENGE)
     valid = False
-    for token in services.api_tokens:  # every token is compared: timing says not which
+    for token in tokens:  # every token is compared, in constant time: timing says not which
         valid |= hmac.compare_digest(token.encode(), presented.encode())
     if not valid:
         raise HTTPException(401, "invalid token", headers=CHALLENGE)

@@ -17,6 +17,7 @@ from dripsms.engine.enrollment import Enroller
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.operators import LoginThrottle
 from dripsms.runtime import Runtime
+from dripsms.store.database import MAX_ID
 from dripsms.web.metrics import Metrics
 from dripsms.web.problems import unstorable
 from dripsms.web.schemas import EXAMPLE_PHONE
@@ -136,3 +137,7 @@ def normalized_phone(
 
 Phone = Annotated[str, Depends(normalized_phone)]
 """A phone number in the path, normalized."""
+
+
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
+"""A row's id in the path: a number any database column holds (a larger one is a 422)."""

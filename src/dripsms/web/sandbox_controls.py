@@ -8,7 +8,6 @@ one of ``DRIPSMS_API_TOKENS``.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dripsms.core.durations import parse_duration
 from dripsms.engine.sandbox_session import SandboxSession
-from dripsms.web.auth import BASIC, BEARER, CHALLENGE
+from dripsms.web.auth import BASIC, BEARER, check_token
 from dripsms.web.dependencies import ServicesDep
 from dripsms.web.problems import BadValue
 
@@ -40,16 +39,8 @@ def require_control_token(
     basic: Annotated[HTTPBasicCredentials | None, Depends(BASIC)],
 ) -> None:
     """401 unless the request carries the run's control token or an API token."""
-    presented = bearer.credentials if bearer else (basic.password if basic else None)
-    if not presented:
-        raise HTTPException(
-            401, "missing credentials: send the run's control token", headers=CHALLENGE
-        )
-    valid = False
-    for token in [session.token, *services.api_tokens]:  # each compared, in constant time
-        valid |= hmac.compare_digest(token.encode(), presented.encode())
-    if not valid:
-        raise HTTPException(401, "invalid token", headers=CHALLENGE)
+    tokens = [session.token, *services.api_tokens]
+    check_token(bearer, basic, tokens, missing="send the run's control token")
 
 
 router = APIRouter(

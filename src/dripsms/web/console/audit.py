@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from dripsms.engine.users import audit_log, parse_since
 from dripsms.errors import InvalidInput
 from dripsms.store.audit import AuditEvent
+from dripsms.web.console.paging import paged, window
 from dripsms.web.console.session import AdminOperator
 from dripsms.web.console.templating import render
 from dripsms.web.dependencies import ServicesDep
@@ -31,14 +32,15 @@ def audit_context(
         query = {"since": since} if since else {}
         return "/console/audit?" + urlencode({**query, "page": number})
 
+    shown = paged(events, page, PER_PAGE, link, last=MAX_PAGE)
     return {
-        "events": events[:PER_PAGE],
+        "events": shown.rows,
         "zone": zone,
         "since": since,
         "page": page,
         "error": error,
-        "newer": link(page - 1) if page > 1 else None,
-        "older": link(page + 1) if len(events) > PER_PAGE and page < MAX_PAGE else None,
+        "newer": shown.previous,
+        "older": shown.next,
     }
 
 
@@ -63,9 +65,8 @@ def audit_page(
     except InvalidInput as exc:
         context = audit_context([], zone=zone, since=since, page=1, error=str(exc))
         return render(request, "console/audit.html", context, status_code=422)
-    events = audit_log(
-        services.engine, since=start, limit=PER_PAGE + 1, offset=(number - 1) * PER_PAGE
-    )
+    limit, offset = window(number, PER_PAGE)
+    events = audit_log(services.engine, since=start, limit=limit, offset=offset)
     return render(
         request, "console/audit.html", audit_context(events, zone=zone, since=since, page=number)
     )

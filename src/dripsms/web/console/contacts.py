@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dripsms.core.phones import InvalidPhone, normalize_phone
@@ -33,11 +33,9 @@ from dripsms.web.console.chart import Chart, ChartPoint, layout
 from dripsms.web.console.errors import error_page
 from dripsms.web.console.session import CsrfForm, CurrentOperator, Forbidden
 from dripsms.web.console.templating import local_time, render
-from dripsms.web.dependencies import ServicesDep
+from dripsms.web.dependencies import RowId, ServicesDep
 
 router = APIRouter()
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-"""A row's id in the path: a number any database column holds."""
 S = MessageState
 UPCOMING = frozenset({S.PLANNED, S.BLOCKED, S.HANDING_OFF, S.SCHEDULED})
 """Outbound texts not out yet: listed as what comes next, not in the thread."""

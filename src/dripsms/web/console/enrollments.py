@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Connection
 
@@ -26,12 +26,12 @@ from dripsms.store.enrollment_list import (
     list_enrollments,
 )
 from dripsms.web.console.inbox import contact_url
+from dripsms.web.console.paging import paged, window
 from dripsms.web.console.session import AdminOperator, CsrfForm, CurrentOperator
 from dripsms.web.console.templating import render
-from dripsms.web.dependencies import ServicesDep
+from dripsms.web.dependencies import RowId, ServicesDep
 
 router = APIRouter()
-EnrollmentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ALERT_CHOICES = {"": None, "yes": True, "no": False}
 DUE_CHOICES = {"": None, "24h": timedelta(hours=24)}
 
@@ -126,15 +126,15 @@ def enrollments_context(
 ) -> dict[str, object]:
     """The enrollments page: ``rows`` (one more than a page, to know whether more follow),
     the filters, the pages before and after."""
-    more = len(rows) > page_size
+    shown = paged(rows, chosen.page, page_size, lambda number: chosen.url(page=number))
     return {
-        "entries": [enrollment_entry(row, admin=admin) for row in rows[:page_size]],
+        "entries": [enrollment_entry(row, admin=admin) for row in shown.rows],
         "chosen": chosen,
         "sequences": sequences,
         "steps": steps,
         "states": [s.value for s in EnrollmentState],
-        "previous": chosen.url(page=chosen.page - 1) if chosen.page > 1 else None,
-        "next": chosen.url(page=chosen.page + 1) if more else None,
+        "previous": shown.previous,
+        "next": shown.next,
         "page": chosen.page,
     }  # fmt: skip
 
@@ -159,9 +159,9 @@ def enrollments(
     with services.engine.connect() as connection:
         reading = connection.execution_options(**READ_ONLY)
         now = services.clock()
+        limit, offset = window(chosen.page, PAGE_SIZE)
         rows = list_enrollments(
-            reading, chosen.narrowed(now), now=now, limit=PAGE_SIZE + 1,
-            offset=(chosen.page - 1) * PAGE_SIZE,
+            reading, chosen.narrowed(now), now=now, limit=limit, offset=offset
         )  # fmt: skip
         known = enrolled_sequences(reading)
     library = services.library
@@ -187,7 +187,7 @@ def _one(services: ServicesDep, enrollment_id: int) -> EnrollmentRow:
 
 @router.get("/enrollments/{enrollment_id}/unenroll", response_class=HTMLResponse)
 def confirm_unenroll(
-    request: Request, services: ServicesDep, operator: AdminOperator, enrollment_id: EnrollmentId
+    request: Request, services: ServicesDep, operator: AdminOperator, enrollment_id: RowId
 ) -> HTMLResponse:
     """Are you sure? What unenrolling this enrollment stops."""
     row = _one(services, enrollment_id)
@@ -197,7 +197,7 @@ def confirm_unenroll(
 
 @router.post("/enrollments/{enrollment_id}/unenroll")
 def do_unenroll(
-    services: ServicesDep, operator: AdminOperator, form: CsrfForm, enrollment_id: EnrollmentId
+    services: ServicesDep, operator: AdminOperator, form: CsrfForm, enrollment_id: RowId
 ) -> RedirectResponse:
     """End the enrollment (``canceled``): texts not sent are canceled, those Twilio holds
     are canceled there by the dispatcher. Audited."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +22,7 @@ from dripsms.engine.stopping import unenroll
 from dripsms.errors import NotFound, TimelineError
 from dripsms.store.idempotency import StoredAnswer, remember_answer, stored_answer
 from dripsms.store.views import EnrollmentView, enrollment_view
-from dripsms.web.dependencies import Payload, Services, ServicesDep
+from dripsms.web.dependencies import Payload, RowId, Services, ServicesDep
 from dripsms.web.problems import UNION_TAGS, problem
 from dripsms.web.schemas import (
     ENROLLMENT_REQUEST,
@@ -35,8 +35,6 @@ from dripsms.web.schemas import (
 
 router = APIRouter()
 
-# Ids are INTEGER columns: 32 bits on PostgreSQL, which refuses a larger number outright.
-EnrollmentId = Annotated[int, Path(ge=1, le=2**31 - 1, examples=[1])]
 # Declared in ENROLLMENT_REQUEST (with its bounds): checked here, for the answer's wording.
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", include_in_schema=False)]
 
@@ -107,7 +105,7 @@ def _request_of(payload: dict[str, Any]) -> EnrollmentRequest:
     "/enrollments/{enrollment_id}", response_model=EnrollmentOut,
     responses=error_responses(404, 422),
 )  # fmt: skip
-def get_enrollment(enrollment_id: EnrollmentId, services: ServicesDep) -> Any:
+def get_enrollment(enrollment_id: RowId, services: ServicesDep) -> Any:
     """An enrollment's timeline: step, due (UTC and local), state, SID, reply."""
     with services.engine.connect() as connection:
         view = enrollment_view(connection, enrollment_id)
@@ -120,7 +118,7 @@ def get_enrollment(enrollment_id: EnrollmentId, services: ServicesDep) -> Any:
     "/enrollments/{enrollment_id}", response_model=Unenrolled,
     responses=error_responses(404, 422),
 )  # fmt: skip
-def delete_enrollment(enrollment_id: EnrollmentId, services: ServicesDep) -> Any:
+def delete_enrollment(enrollment_id: RowId, services: ServicesDep) -> Any:
     """Unenroll: cancel what is not sent, at Twilio too."""
     ended = unenroll(services.engine, now=services.clock(), enrollment_id=enrollment_id)
     return {"unenrolled": ended}
