@@ -17,7 +17,7 @@ test: lint $(STAMP) chromium  ## lint, type-check and the whole test suite
 
 # Unit, contract, web, sandbox and SQLite tests: no PostgreSQL, no end to end, nothing slow.
 test-fast: $(STAMP) chromium  ## the fast tier (well under two minutes)
-	$(BIN)/pytest -q -m "not postgres and not e2e and not slow" -p no:randomly
+	$(BIN)/pytest -q -n auto -m "not postgres and not e2e and not slow" -p no:randomly
 
 docs: $(STAMP)  ## regenerate docs/settings.md's table and docs/cli.md's command reference
 	$(BIN)/python scripts/gendocs.py
