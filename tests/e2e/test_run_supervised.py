@@ -189,6 +189,52 @@ def test_a_normal_stop_is_not_reported_as_a_death(tmp_path: Path) -> None:
     assert _serve_while_dispatching(server, sock, dispatch, stop) is False
 
 
+def test_no_request_sees_a_dispatcher_that_is_only_starting(tmp_path: Path) -> None:
+    """A probe that connects while the dispatcher is still being built waits, then gets 200:
+    never a 503 "not running" from a process that is merely starting."""
+    from dripsms.clock import system_clock
+    from dripsms.web.app import create_app
+
+    engine = connect(f"sqlite:///{tmp_path / 'd.db'}")
+    upgrade(engine)
+    settings = Settings(database_url=str(engine.url), sequences_dir=tmp_path)
+    runtime = Runtime(settings, system_clock)
+    health = DispatcherHealth(system_clock)
+    runtime.dispatcher_health = health
+    server = _server(create_app(runtime), "127.0.0.1", 0)
+    stop, go = threading.Event(), threading.Event()
+
+    def dispatch() -> None:  # a dispatcher slow to build: it starts only on `go`
+        go.wait()
+        health.started()
+        health.passed()
+        stop.wait()
+
+    sock = _listening("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/healthz"
+    answers: list[int | None] = []
+    probed = threading.Event()
+
+    def probe() -> None:
+        answers.append(status_of(url))
+        probed.set()
+
+    def serve() -> None:
+        _serve_while_dispatching(server, sock, dispatch, stop, ready=health.ready)
+
+    serving = threading.Thread(target=serve)
+    serving.start()
+    prober = threading.Thread(target=probe)
+    prober.start()
+    probed.wait(2)  # without the guard the 503 comes back here, before the dispatcher starts
+    go.set()
+    prober.join()
+    assert answers == [200]
+    server.should_exit = True
+    serving.join(10)
+    engine.dispose()
+
+
 def test_a_lost_postgresql_connection_is_replaced_before_the_next_pass(postgres_url: str) -> None:
     engine = connect(postgres_url)
     upgrade(engine)

@@ -231,7 +231,8 @@ def test_the_home_page_is_a_page_with_the_checks_and_where_to_go(in_run: Health)
     for link in ('href="/docs"', 'href="/healthz"', 'href="/metrics"'):
         assert link in page.text
     assert "the built-in sandbox" in page.text
-    in_run.health.stopped()  # what /healthz says, the page says: 503, the failing check named
+    in_run.health.stopped()  # what /healthz says, the page says, to a person: a page (200)
     failing = in_run.get("/")
-    assert failing.status_code == 503
+    assert failing.status_code == 200
+    assert in_run.get("/healthz").status_code == 503
     assert '<td class="bad">failing</td><td>not running</td>' in failing.text

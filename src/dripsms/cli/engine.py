@@ -203,10 +203,14 @@ def _serve_while_dispatching(
     dispatch: Callable[[], None],
     stop: threading.Event,
     wake: threading.Event | None = None,
+    ready: threading.Event | None = None,
 ) -> bool:
     """Run ``server`` with ``dispatch`` in a thread; stop the server if the thread ends
     before ``stop`` is set. Returns whether the dispatcher died (the caller exits non-zero).
-    ``wake``, which the dispatcher may be waiting on instead of ``stop``, is set with it."""
+    ``wake``, which the dispatcher may be waiting on instead of ``stop``, is set with it.
+    With ``ready``, the server serves only once it is set (the dispatcher's loop began) or
+    the thread ended: requests wait in the socket's backlog meanwhile, and none sees a
+    dispatcher that is only starting reported as not running."""
     died = threading.Event()
 
     def supervised() -> None:
@@ -228,8 +232,11 @@ def _serve_while_dispatching(
 
     thread = threading.Thread(target=supervised, name="dripsms-worker")
     thread.start()
+    while ready is not None and not ready.wait(0.05) and thread.is_alive():
+        pass
     try:
-        server.run(sockets=[sock])
+        if not died.is_set():
+            server.run(sockets=[sock])
     finally:
         stop.set()  # the dispatcher finishes its calls in flight, then stops
         if wake is not None:
@@ -326,7 +333,7 @@ def run(
         wake = runtime.sandbox_session.wake if runtime.sandbox_session else None
         web = _server(create_app(runtime), host, port)
         died = _serve_while_dispatching(
-            web, sock, lambda: _loop(runtime, stop, health, wake), stop, wake
+            web, sock, lambda: _loop(runtime, stop, health, wake), stop, wake, health.ready
         )
     if died:
         render.error("the dispatcher stopped unexpectedly; exiting so the process is restarted")

@@ -91,6 +91,9 @@ class DispatcherHealth:
         self._last_error: str | None = None
         self._last_error_at: datetime | None = None
         self._errors: dict[str, int] = {}
+        self.ready = threading.Event()
+        """Set once the loop has begun: ``dripsms run`` serves only from then on, so that no
+        request ever sees a dispatcher that is merely not started yet."""
 
     def started(self) -> None:
         """The loop began."""
@@ -98,6 +101,7 @@ class DispatcherHealth:
             self._running = True
             self._started_at = self._wall()
             self._since = self._monotonic()
+        self.ready.set()
 
     def passed(self) -> None:
         """A pass (or one batch of a long pass) ended without raising."""

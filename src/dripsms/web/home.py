@@ -54,8 +54,8 @@ def _row(name: str, ok: bool, warning: bool, detail: str) -> str:
 
 @router.get("/", include_in_schema=False, response_class=HTMLResponse)
 def home(services: ServicesDep) -> HTMLResponse:
-    """The home page: what this is, its health, links. 503 with the same page when a
-    check fails, as ``/healthz``."""
+    """The home page: what this is, its health, links. Always 200: it is for a person, who
+    must see the page (and a failing check named on it); ``/healthz`` is the probe."""
     runtime = services.runtime
     health = health_of(runtime)
     rows = "".join(
@@ -72,4 +72,4 @@ def home(services: ServicesDep) -> HTMLResponse:
         version=escape(__version__), provider=escape(provider), status=escape(health.status),
         status_class="ok" if ok else "bad", rows=rows,
     )  # fmt: skip
-    return HTMLResponse(page, status_code=200 if ok else 503)
+    return HTMLResponse(page)
