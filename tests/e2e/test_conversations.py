@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,11 +13,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
+from tests.e2e.worlds import rows, wait_for
 
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.notifier import SIGNATURE_HEADER, verify
 from dripsms.sandbox import SANDBOX_MESSAGING_SERVICE_SID
-from dripsms.store.tables import contacts, enrollments, messages, replies
+from dripsms.store.tables import contacts, enrollments, replies
 from dripsms.testing import SandboxWorld, free_port, sandbox_world, serve_app
 from dripsms.web.app import create_app
 
@@ -94,20 +94,6 @@ def enroll_ada(world: SandboxWorld) -> int:
         "postop", ADA, "America/New_York", {"first_name": "Ada"}, "2026-03-07"
     )
     return world.runtime.enroller.enroll(request, now=world.now).enrollment_id
-
-
-def rows(world: SandboxWorld) -> dict[str, Any]:
-    with world.engine.connect() as connection:
-        return {r.step_id: r for r in connection.execute(select(messages))}
-
-
-def wait_for(check: Any, timeout: float = 10.0) -> None:
-    """Status callbacks are posted by the sandbox's own thread: wait for them, bounded."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the sandbox's callbacks")
-        time.sleep(0.02)
 
 
 def deliver_day1(world: SandboxWorld) -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
+from tests.e2e.worlds import rows
 
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.stopping import unenroll
-from dripsms.store.tables import events, messages
+from dripsms.store.tables import events
 from dripsms.testing import SandboxWorld, sandbox_world
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -19,11 +20,6 @@ REPO = Path(__file__).resolve().parents[2]
 ADA = EnrollmentRequest(
     "postop", "+14155550100", "America/New_York", {"first_name": "Ada"}, "2026-03-07"
 )
-
-
-def rows(world: SandboxWorld) -> dict[str, object]:
-    with world.engine.connect() as connection:
-        return {r.step_id: r for r in connection.execute(select(messages))}
 
 
 def test_a_30_day_sequence_is_handed_off_once_each_in_order_with_exact_send_at(

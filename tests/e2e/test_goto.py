@@ -4,18 +4,16 @@ once; the next pass sends it."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
+from tests.e2e.worlds import rows, wait_for
 
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.sandbox import SANDBOX_MESSAGING_SERVICE_SID
-from dripsms.store.tables import messages
 from dripsms.testing import SandboxWorld, free_port, sandbox_world, serve_app
 from dripsms.web.app import create_app
 
@@ -58,20 +56,6 @@ def live(engine: Engine, tmp_path: Path) -> Iterator[SandboxWorld]:
     ):
         world.sandbox.set_inbound_url(SANDBOX_MESSAGING_SERVICE_SID, f"{served}/twilio/inbound")
         yield world
-
-
-def rows(world: SandboxWorld) -> dict[str, Any]:
-    with world.engine.connect() as connection:
-        return {r.step_id: r for r in connection.execute(select(messages))}
-
-
-def wait_for(check: Any, timeout: float = 10.0) -> None:
-    """Status callbacks are posted by the sandbox's own thread: wait for them, bounded."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the sandbox's callbacks")
-        time.sleep(0.02)
 
 
 def test_a_goto_skips_the_steps_between_and_sends_its_target_at_once(live: SandboxWorld) -> None:

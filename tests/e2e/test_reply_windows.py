@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, func, select
+from tests.e2e.worlds import rows
 
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.conversations import Conversations, Inbound, InboundResult
@@ -110,11 +111,6 @@ def text(
     sid = f"SM{abs(hash((body, phone, at))):032x}"[:34]
     inbound = Inbound(sid, phone, body, T0 + at)
     return world.runtime.conversations.receive(inbound)
-
-
-def rows(world: SandboxWorld) -> dict[str, Any]:
-    with world.engine.connect() as connection:
-        return {r.step_id: r for r in connection.execute(select(messages))}
 
 
 def staff(world: SandboxWorld) -> list[Any]:
