@@ -20,7 +20,7 @@ from dripsms.core.segments import count_segments
 from dripsms.core.states import MessageKind, MessageState, ReplyKind
 from dripsms.engine import contact_actions
 from dripsms.engine.inbound import REVIEW_OPT_OUT
-from dripsms.errors import Conflict, DripError, InvalidInput, NotFound
+from dripsms.errors import DripError
 from dripsms.store.conversation_view import (
     CONSOLE_TAG,
     AlertRecord,
@@ -30,7 +30,7 @@ from dripsms.store.conversation_view import (
     phone_of_contact,
 )
 from dripsms.web.console.chart import Chart, ChartPoint, layout
-from dripsms.web.console.errors import error_page
+from dripsms.web.console.errors import error_page, form_status
 from dripsms.web.console.session import CsrfForm, CurrentOperator, Forbidden
 from dripsms.web.console.templating import local_time, render
 from dripsms.web.dependencies import RowId, ServicesDep
@@ -265,14 +265,6 @@ def _page(
     return render(request, "console/contact.html", context, status_code=status_code)
 
 
-def _status(error: DripError) -> int:
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, Conflict):
-        return 409
-    return 422 if isinstance(error, InvalidInput) else 400
-
-
 @router.get("/c/{contact_id}")
 def contact_by_id(
     request: Request, contact_id: RowId, services: ServicesDep, operator: CurrentOperator
@@ -314,7 +306,7 @@ def _act(
         extra = action(canonical) or ""
     except DripError as error:
         return _page(
-            request, services, canonical, status_code=_status(error), error=str(error),
+            request, services, canonical, status_code=form_status(error), error=str(error),
             draft=draft,
         )  # fmt: skip
     return RedirectResponse(f"/console/contacts/{canonical}?done={done}{extra}", status_code=303)

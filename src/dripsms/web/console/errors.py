@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from dripsms.errors import DripError
 from dripsms.web.console.session import Forbidden, SignInRequired, login_url
 from dripsms.web.console.templating import render
+from dripsms.web.problems import status_of
 
 HEADINGS = {
     400: "Bad request", 401: "Sign in first", 403: "Not allowed", 404: "Not found",
@@ -26,6 +28,16 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     heading = HEADINGS.get(status, "Something went wrong")
     context = {"heading": heading, "message": message}
     return render(request, "console/error.html", context, status_code=status)
+
+
+def form_status(error: DripError) -> int:
+    """The status of a page that shows ``error`` beside its form: its category's
+    (:func:`dripsms.web.problems.status_of`). An error no form fixes (a bug, a database or a
+    setting: 5xx) is raised again, for the handlers to answer and log."""
+    status = status_of(error)
+    if status >= 500:
+        raise error
+    return status
 
 
 def sign_in_first(request: Request, error: SignInRequired) -> Response:

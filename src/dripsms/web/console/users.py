@@ -12,8 +12,9 @@ from starlette.datastructures import FormData
 
 from dripsms.engine.operators import Operator, Role, new_password
 from dripsms.engine.users import Actor, add_user, disable_user, list_users
-from dripsms.errors import Conflict, DripError, NotFound
+from dripsms.errors import DripError
 from dripsms.store.operators import OperatorRow
+from dripsms.web.console.errors import form_status
 from dripsms.web.console.session import AdminOperator, CsrfForm
 from dripsms.web.console.templating import render
 from dripsms.web.dependencies import ServicesDep
@@ -74,10 +75,6 @@ def _page(
     return render(request, "console/users.html", context, status_code=status_code)
 
 
-def _status(error: DripError) -> int:
-    return 409 if isinstance(error, Conflict) else 404 if isinstance(error, NotFound) else 422
-
-
 @router.get("/users", response_class=HTMLResponse)
 def users_page(request: Request, services: ServicesDep, me: AdminOperator) -> HTMLResponse:
     """Every operator, a form to add one, a button to disable each."""
@@ -95,7 +92,7 @@ def add(request: Request, services: ServicesDep, me: AdminOperator, form: CsrfFo
             services.engine, email, role, password, by=Actor.of(me), now=services.session_clock()
         )
     except DripError as exc:
-        return _page(request, services, me, _status(exc), error=str(exc),
+        return _page(request, services, me, form_status(exc), error=str(exc),
                      form={"email": email, "role": role})  # fmt: skip
     shown = password if generated else None
     return _page(request, services, me, added=added, password=shown)
@@ -110,5 +107,5 @@ def disable(
     try:
         row = disable_user(services.engine, email, by=Actor.of(me), now=services.session_clock())
     except DripError as exc:
-        return _page(request, services, me, _status(exc), error=str(exc))
+        return _page(request, services, me, form_status(exc), error=str(exc))
     return _page(request, services, me, disabled=row.email)
