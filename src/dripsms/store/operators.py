@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dripsms.errors import Conflict, NotFound
@@ -89,7 +89,7 @@ def every(connection: Connection) -> list[OperatorRow]:
 
 def count(connection: Connection) -> int:
     """How many operators exist (disabled ones included)."""
-    return len(connection.execute(select(operators.c.id)).all())
+    return int(connection.execute(select(func.count()).select_from(operators)).scalar_one())
 
 
 def disable(connection: Connection, email: str, at: datetime) -> None:
