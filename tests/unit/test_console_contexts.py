@@ -16,7 +16,7 @@ from dripsms.store.overview import Counts
 from dripsms.web.console.enrollments import Choices, choices, enrollments_context
 from dripsms.web.console.inbox import inbox_context, kinds_of
 from dripsms.web.console.overview import Tally, day_start, overview_context
-from dripsms.web.health import Check, Health
+from dripsms.web.health import Check
 
 AT = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
 
@@ -73,10 +73,8 @@ def _tally(**changes: int) -> Tally:
     return Tally(Counts(active_enrollments=1234, due_soon=5, failures_today=0), **values)
 
 
-def _health(ok: bool = True) -> Health:
-    detail = "ok" if ok else "not running"
-    return Health(status="ok" if ok else "unavailable",
-                  checks={"dispatcher": Check(ok=ok, detail=detail)})  # fmt: skip
+def _dispatcher(ok: bool = True) -> Check:
+    return Check(ok=ok, detail="ok" if ok else "not running")
 
 
 def _figures(context: dict[str, object]) -> dict[str, object]:
@@ -84,19 +82,19 @@ def _figures(context: dict[str, object]) -> dict[str, object]:
 
 
 def test_the_overview_shows_each_figure_with_its_link_and_tone() -> None:
-    shown = _figures(overview_context(_tally(), _health(), budget=450_000, zone="UTC"))
+    shown = _figures(overview_context(_tally(), _dispatcher(), budget=450_000, zone="UTC"))
     assert shown["Active enrollments"].value == "1,234"  # type: ignore[attr-defined]
     assert shown["Scheduled at Twilio"].note == "of a budget of 450,000 (0%)"  # type: ignore[attr-defined]
     assert {f.tone for f in shown.values()} == {"", "ok"}  # type: ignore[attr-defined]
     worried = _figures(
-        overview_context(_tally(scheduled=95, alerts_today=2), _health(False), budget=100,
+        overview_context(_tally(scheduled=95, alerts_today=2), _dispatcher(False), budget=100,
                          zone="UTC")
     )  # fmt: skip
     assert worried["Scheduled at Twilio"].tone == "warn"  # type: ignore[attr-defined]
     assert worried["Alerts today"].tone == "warn"  # type: ignore[attr-defined]
     assert worried["Dispatcher"].value == "not ok"  # type: ignore[attr-defined]
     assert worried["Dispatcher"].note == "not running"  # type: ignore[attr-defined]
-    full = _figures(overview_context(_tally(scheduled=100), _health(), budget=100, zone="UTC"))
+    full = _figures(overview_context(_tally(scheduled=100), _dispatcher(), budget=100, zone="UTC"))
     assert full["Scheduled at Twilio"].tone == "bad"  # type: ignore[attr-defined]
 
 
