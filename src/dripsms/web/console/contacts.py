@@ -31,6 +31,7 @@ from dripsms.store.conversation_view import (
 )
 from dripsms.web.console.chart import Chart, ChartPoint, layout
 from dripsms.web.console.errors import error_page, form_status
+from dripsms.web.console.replies_csv import value_cell
 from dripsms.web.console.session import CsrfForm, CurrentOperator, Forbidden
 from dripsms.web.console.templating import local_time, render
 from dripsms.web.dependencies import RowId, ServicesDep
@@ -233,9 +234,7 @@ def _alert(a: AlertRecord, zone: str) -> dict[str, Any]:
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return "—" if value is None else str(value)
+    return "—" if value is None else value_cell(value)
 
 
 # -- routes -------------------------------------------------------------------------------

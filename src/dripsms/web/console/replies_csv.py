@@ -26,7 +26,8 @@ ROWS_PER_CHUNK = 200
 
 
 def value_cell(value: Any) -> str:
-    """A parsed reply value as text: ``8``, ``yes``/``no``, ``hip``; nothing when none."""
+    """A parsed reply value as text: ``8``, ``yes``/``no``, ``hip``; nothing when none (the
+    CSV's cell, the sequence page's value bars, the contact page's attributes)."""
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -29,6 +29,7 @@ from dripsms.core.sequence.model import (
 from dripsms.core.states import MessageState
 from dripsms.engine.library import LoadProblem
 from dripsms.store.funnel import AnswerValue, StepStateCount, VersionCount
+from dripsms.web.console.replies_csv import value_cell
 
 S = MessageState
 SENT = frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED})
@@ -302,14 +303,6 @@ def funnel_of(counts: Iterable[StepStateCount], replied: int) -> Funnel:
     )
 
 
-def _value_label(value: Any) -> str:
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    return str(value)
-
-
 def value_bars(step: Step | None, answers: Iterable[AnswerValue]) -> tuple[Bar, ...]:
     """The distribution of a step's reply values: every possible value of a bounded
     integer, choice or yes/no question (zero counts included), in their natural order; the
@@ -336,7 +329,7 @@ def value_bars(step: Step | None, answers: Iterable[AnswerValue]) -> tuple[Bar, 
         extra = [*extra[:MOST_TEXT_VALUES], ("(other answers)", others)]
     pairs += extra
     most = max((count for _, count in pairs), default=0)
-    return tuple(Bar(_value_label(value), count, _length(count, most)) for value, count in pairs)
+    return tuple(Bar(value_cell(value), count, _length(count, most)) for value, count in pairs)
 
 
 def step_view(
