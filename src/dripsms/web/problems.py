@@ -3,7 +3,6 @@ with the one body shape ``{"error": {"field": ..., "message": ...}}``."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping
@@ -69,16 +68,21 @@ def status_of(exc: DripError) -> int:
     return next((status for category, status in STATUS_OF if isinstance(exc, category)), 500)
 
 
-def answer_of(exc: DripError) -> JSONResponse:
-    """The answer to a domain error: its category's status, the field at fault when it names
-    one (``field``) and its message (``reason`` when it has one: the message without the
-    field); a 500 says nothing more."""
+def described(exc: DripError) -> tuple[int, str, str | None]:
+    """A domain error's status (its category's), message (``reason`` when it has one: the
+    message without the field) and the field at fault when it names one; a 500 says nothing
+    more (it is logged)."""
     status = status_of(exc)
     if status == 500:
         log.error("internal error: %s", type(exc).__name__, extra={"action": "internal_error"})
-        return problem(500, "internal error")
+        return 500, "internal error", None
     reason = getattr(exc, "reason", None)
-    return problem(status, reason if isinstance(reason, str) else str(exc), _field(exc))
+    return status, reason if isinstance(reason, str) else str(exc), _field(exc)
+
+
+def answer_of(exc: DripError) -> JSONResponse:
+    """The answer to a domain error (:func:`described`)."""
+    return problem(*described(exc))
 
 
 def _field(exc: DripError) -> str | None:
@@ -118,37 +122,37 @@ def install_handlers(app: FastAPI) -> None:
     from dripsms.web.console.errors import error_page, forbidden, is_console, sign_in_first
     from dripsms.web.console.session import Forbidden, SignInRequired
 
-    def shaped(request: Request, answer: JSONResponse) -> Response:
+    def shaped(
+        request: Request, status: int, message: str, field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:  # fmt: skip
         if not is_console(request):
-            return answer
-        body = json.loads(bytes(answer.body))["error"]
-        message = f"{body['field']}: {body['message']}" if body.get("field") else body["message"]
-        if body.get("field") and body["message"].startswith(f"{body['field']}:"):
-            message = body["message"]
-        return error_page(request, answer.status_code, message)
+            return problem(status, message, field, headers)
+        named = field is not None and not message.startswith(f"{field}:")
+        return error_page(request, status, printable(f"{field}: {message}" if named else message))
 
     app.add_exception_handler(SignInRequired, sign_in_first)  # type: ignore[arg-type]
     app.add_exception_handler(Forbidden, forbidden)  # type: ignore[arg-type]
 
     @app.exception_handler(DripError)
     async def domain_error(request: Request, exc: DripError) -> Response:
-        return shaped(request, answer_of(exc))
+        return shaped(request, *described(exc))
 
     # Starlette's HTTPException, so that what FastAPI and the router raise themselves (an
     # unparsable body, an unknown path, a wrong method) has the same error shape as ours.
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return shaped(request, problem(exc.status_code, str(exc.detail), headers=exc.headers))
+        return shaped(request, exc.status_code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         skip = UNION_TAGS | {"body", "path", "query"}
         field = ".".join(str(p) for p in first["loc"] if p not in skip)
-        return shaped(request, problem(422, str(first["msg"]), field or None))
+        return shaped(request, 422, str(first["msg"]), field or None)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_down(request: Request, exc: SQLAlchemyError) -> Response:
         # Never 200 for something not stored: Twilio and API clients see the failure.
         log.error("database error: %s", type(exc).__name__, extra={"action": "db_error"})
-        return shaped(request, problem(503, "the database is unavailable"))
+        return shaped(request, 503, "the database is unavailable")
