@@ -174,7 +174,7 @@ def parse_since(text: str, *, now: datetime, zone: str = "UTC", field: str = "si
         return now - parse_duration(value)
     except ValueError:  # not a duration
         pass
-    except OverflowError:  # more than a timedelta holds, or before the year 1
+    except OverflowError:  # before the year 1
         raise InvalidInput(f"{field}: {text.strip()!r} reaches back too far") from None
     try:
         day = date.fromisoformat(value)
