@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from dripsms.clock import VirtualClock, iso_instant
 from dripsms.core.planning import EnrollmentRequest
-from dripsms.engine.sandbox_session import SandboxSession
+from dripsms.engine.sandbox_session import SandboxSession, start_position
 from dripsms.errors import Conflict, DripError, Misconfigured
 from dripsms.settings import Settings
 from dripsms.store import demo as records
@@ -115,7 +115,7 @@ def run_demo(settings: Settings, asked: datetime) -> DemoResult:
                 f"the database already holds the demo's patients ({patient.phone}): run the demo "
                 "on a new database, e.g. DRIPSMS_DATABASE_URL=sqlite:///demo.db dripsms demo"
             )
-    start = max(asked, saved(probe.engine) or asked)
+    start = start_position(asked, saved(probe.engine)).at
     probe.engine.dispose()
     clock = VirtualClock(start, real=lambda: 0.0)  # moves only when the demo moves it
     sandbox = Sandbox(now=start, auth_token=token, callback_sink=callbacks)
