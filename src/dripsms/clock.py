@@ -25,6 +25,11 @@ def parse_instant(text: str, *, source: str = "instant") -> datetime:
     return value.astimezone(UTC)
 
 
+def iso_instant(instant: datetime | None) -> str | None:
+    """An aware UTC instant for JSON, ``...Z`` (``None`` stays ``None``)."""
+    return None if instant is None else instant.isoformat().replace("+00:00", "Z")
+
+
 def system_clock() -> datetime:
     """The machine's clock, in UTC."""
     return datetime.now(UTC)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AliasChoices,
@@ -29,6 +28,7 @@ from pydantic_settings import (
 )
 
 from dripsms.core.durations import parse_duration
+from dripsms.core.zones import time_zone
 
 CONFIG_FILE = "dripsms.toml"
 
@@ -271,10 +271,7 @@ class Settings(_Sources):
     @field_validator("clinic_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name") from None
+        time_zone(value)
         return value
 
     @field_validator("log_level", mode="before")

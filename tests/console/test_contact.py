@@ -4,7 +4,7 @@ actions (reply, pause, resume, unenroll) with their CSRF and role checks."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -234,6 +234,30 @@ def test_pause_and_resume_from_the_page(console: Console) -> None:
     assert enrollment_row(console, enrollment_id).paused_at is None
     actions = [a for a, _ in audit_rows(console) if a != "view_contact"]
     assert actions == ["pause", "resume"]
+
+
+def test_audit_rows_are_on_the_real_clock_the_actions_on_the_engines(console: Console) -> None:
+    """The sandbox's virtual clock moves the engine; an audit row says when a person acted."""
+    enrollment_id = populate(console)
+    engine_now = console.clock.now
+    console.clock.advance(timedelta(hours=3))  # the real clock, apart from the engine's
+    admin = console.sign_in("admin")
+    page(console, admin)
+    assert post(console, admin, "/reply", body="Call us").status_code == 303
+    assert post(console, admin, f"/enrollments/{enrollment_id}/pause").status_code == 303
+    assert post(console, admin, f"/enrollments/{enrollment_id}/resume").status_code == 303
+    assert post(console, admin, f"/enrollments/{enrollment_id}/unenroll").status_code == 303
+    [text] = outbox_texts(console)
+    assert text.due_at == engine_now
+    with console.runtime.engine.connect() as connection:
+        rows = connection.execute(
+            select(audit_events.c.action, audit_events.c.at).order_by(audit_events.c.id)
+        ).all()
+    acted = ["reply", "pause", "resume", "unenroll"]
+    assert [action for action, _ in rows if action in acted] == acted
+    assert "view_contact" in [action for action, _ in rows]
+    mine = {at for action, at in rows if action in [*acted, "view_contact"]}
+    assert mine == {console.clock.now}
 
 
 def test_only_an_admin_unenrolls(console: Console) -> None:

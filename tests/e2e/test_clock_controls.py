@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -108,7 +109,8 @@ def test_clock_advance_and_a_phone_reply_against_a_running_server(tmp_path: Path
         stopped_at = parse_instant(json.loads(shown.stdout)["now"])
 
     assert "virtual clock: 2026-03-07 14:30:00 UTC" in banners[-1]
-    assert "console: http://127.0.0.1:" in banners[-1]
+    [console_line] = [line for line in banners[-1].splitlines() if line.startswith("console: ")]
+    assert re.search(r"http://127\.0\.0\.1:\d+/console/", console_line)
     assert not run_file.exists()  # removed at exit
     gone = cli(tmp_path, url, "clock", "show")
     assert gone.returncode == 3

@@ -68,7 +68,7 @@ def test_nothing_is_handed_off_while_paused_and_nothing_twice_after_resume(
     world: SandboxWorld,
 ) -> None:
     enrollment_id = enroll(world)
-    assert pause(world.engine, ADA, enrollment_id, NURSE, now=world.now) == 0
+    assert pause(world.engine, ADA, enrollment_id, NURSE, now=world.now, audited_at=world.now) == 0
 
     world.at(T0 + timedelta(minutes=10))  # "soon" is due, "later" is within Twilio's window
     world.tick()
@@ -79,7 +79,7 @@ def test_nothing_is_handed_off_while_paused_and_nothing_twice_after_resume(
         assert connection.execute(select(enrollments.c.state)).scalar_one() == "active"
 
     world.at(T0 + timedelta(minutes=20))
-    assert resume(world.engine, ADA, enrollment_id, NURSE, now=world.now) == 0
+    assert resume(world.engine, ADA, enrollment_id, NURSE, now=world.now, audited_at=world.now) == 0
     world.tick()
     world.tick()
     world.at(T0 + timedelta(minutes=21))
@@ -100,15 +100,15 @@ def test_what_twilio_held_is_canceled_there_and_planned_again_on_resume(
     assert states(world)["later"] == "scheduled"
 
     world.at(T0 + timedelta(minutes=1))
-    assert pause(world.engine, ADA, enrollment_id, NURSE, now=world.now) == 1
+    assert pause(world.engine, ADA, enrollment_id, NURSE, now=world.now, audited_at=world.now) == 1
     with pytest.raises(Conflict, match="still being canceled"):
-        resume(world.engine, ADA, enrollment_id, NURSE, now=world.now)
+        resume(world.engine, ADA, enrollment_id, NURSE, now=world.now, audited_at=world.now)
     world.tick()  # the cancel is carried out at the sandbox
     assert ("Later: any pain?", "canceled") in sent(world)
     assert states(world)["later"] == "canceled"
 
     world.at(T0 + timedelta(hours=2))
-    assert resume(world.engine, ADA, enrollment_id, NURSE, now=world.now) == 1
+    assert resume(world.engine, ADA, enrollment_id, NURSE, now=world.now, audited_at=world.now) == 1
     world.tick()
     world.tick()
     assert states(world)["later"] == "scheduled"
@@ -122,10 +122,10 @@ def test_a_step_past_its_max_delay_at_resume_expires(world: SandboxWorld) -> Non
     enrollment_id = enroll(world)
     world.tick()
     world.at(T0 + timedelta(minutes=1))
-    pause(world.engine, ADA, enrollment_id, NURSE, now=world.now)
+    pause(world.engine, ADA, enrollment_id, NURSE, now=world.now, audited_at=world.now)
     world.tick()
     world.at(T0 + timedelta(hours=4, minutes=30))  # "later" was due at 15:00; max_delay 1h
-    assert resume(world.engine, ADA, enrollment_id, NURSE, now=world.now) == 1
+    assert resume(world.engine, ADA, enrollment_id, NURSE, now=world.now, audited_at=world.now) == 1
     world.tick()
     assert states(world)["later"] == "expired"
     assert [status for body, status in sent(world) if body == "Later: any pain?"] == ["canceled"]

@@ -15,17 +15,24 @@ def runtime(url: str, *, sandbox: bool) -> SimpleNamespace:
     return SimpleNamespace(settings=SimpleNamespace(database_url=url, uses_sandbox=sandbox))
 
 
+OPERATORS_EXIST = SimpleNamespace(created=None, password=None, existing=1)
+
+
 def test_sandbox_mode_names_the_console_the_database_and_the_way_to_twilio(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     render.run_overview(
-        runtime("postgresql+psycopg://dripsms:s3cret@db/dripsms", sandbox=True), "0.0.0.0", 8000
+        runtime("postgresql+psycopg://dripsms:s3cret@db/dripsms", sandbox=True),
+        "0.0.0.0",
+        8000,
+        OPERATORS_EXIST,
     )
     render.virtual_clock(
         datetime(2026, 3, 7, 12, tzinfo=UTC), resumed=True, run_file="dripsms.db.run.json"
     )
     banner = capsys.readouterr().err
     assert "console: http://0.0.0.0:8000/console/" in banner
+    assert banner.count("console:") == 1  # one line names the console, and who signs in
     assert "provider: the built-in sandbox" in banner
     assert "s3cret" not in banner
     assert "database: postgresql+psycopg://dripsms:***@db/dripsms" in banner
@@ -35,7 +42,9 @@ def test_sandbox_mode_names_the_console_the_database_and_the_way_to_twilio(
 
 
 def test_with_twilio_there_is_no_switch_line(capsys: pytest.CaptureFixture[str]) -> None:
-    render.run_overview(runtime("sqlite:///dripsms.db", sandbox=False), "127.0.0.1", 8000)
+    render.run_overview(
+        runtime("sqlite:///dripsms.db", sandbox=False), "127.0.0.1", 8000, OPERATORS_EXIST
+    )
     banner = capsys.readouterr().err
     assert "provider: Twilio" in banner
     assert "to use real Twilio" not in banner

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from dripsms.clock import clock_from_environment, parse_instant
 from dripsms.core.attributes import AttributeType, coerce
 from dripsms.core.durations import format_duration, parse_clock, parse_duration
 from dripsms.core.yaml_source import parse_yaml
+from dripsms.core.zones import time_zone
 from dripsms.errors import DripError
+from dripsms.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -31,10 +34,27 @@ def test_parse_duration(text: str | int, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "15", "15x", "m15", "1d 2", "P", "PT", "-5m", "soon"])
-def test_parse_duration_rejects_nonsense(text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    ["", "15", "15x", "m15", "1d 2", "P", "PT", "-5m", "soon", "99999999999d", "P99999999999D",
+     10**20],
+)  # fmt: skip
+def test_parse_duration_rejects_nonsense(text: str | int) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("name", ["Mars/Olympus", "../etc/passwd", "a" * 300, "UTC\0", ""])
+def test_a_name_that_is_no_time_zone_is_a_value_error(name: str) -> None:
+    # "a" * 300 is an OSError in ZoneInfo (a file name too long): still a ValueError here
+    with pytest.raises(ValueError, match="unknown time zone"):
+        time_zone(name)
+    assert time_zone("America/New_York").key == "America/New_York"
+
+
+def test_a_clinic_timezone_too_long_for_a_file_name_is_a_settings_error() -> None:
+    with pytest.raises(ValidationError, match="clinic_timezone"):
+        Settings(clinic_timezone="a" * 300)
 
 
 def test_format_duration_round_trips() -> None:

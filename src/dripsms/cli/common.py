@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import typer
 
 from dripsms.clock import Clock, clock_from_environment
 from dripsms.core.timeline import AnchorOutOfRange, check_anchor
+from dripsms.core.zones import time_zone
 from dripsms.errors import DripError
 from dripsms.settings import Settings, settings_problems
 
@@ -47,8 +48,8 @@ def pairs(values: list[str], option: str) -> dict[str, str]:
 
 def zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return time_zone(name)
+    except ValueError:
         raise DripError(f"--tz: unknown time zone {name!r}; use an IANA name") from None
 
 

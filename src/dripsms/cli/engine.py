@@ -320,11 +320,8 @@ def run(
             runtime.ensure_ready()
             render.starting("run", runtime)
         render.listening(host, sock.getsockname()[1])
-        render.run_overview(runtime, host, sock.getsockname()[1])
-        render.operators_banner(
-            first_run(runtime.engine, create=settings.uses_sandbox, now=system_clock()),
-            host=host, port=sock.getsockname()[1],
-        )  # fmt: skip
+        first = first_run(runtime.engine, create=settings.uses_sandbox, now=system_clock())
+        render.run_overview(runtime, host, sock.getsockname()[1], first)
         health = DispatcherHealth(system_clock)
         runtime.dispatcher_health = health  # /healthz reports this process's dispatcher
         # Uvicorn stops serving on SIGTERM/SIGINT, then raises the signal again: this

@@ -463,12 +463,12 @@ def virtual_clock(start: Any, *, resumed: bool, run_file: str) -> None:
     )
 
 
-def run_overview(runtime: Any, host: str, port: int) -> None:
-    """The banner's summary for a person: the console, the provider, the database, and how
-    to switch to real Twilio."""
+def run_overview(runtime: Any, host: str, port: int, first: Any) -> None:
+    """The banner's summary for a person: the console and who signs in to it (``first``,
+    from :func:`dripsms.engine.users.first_run`), the provider, the database, and how to
+    switch to real Twilio."""
     from sqlalchemy.engine import make_url
 
-    shown = f"[{host}]" if ":" in host else host
     try:
         database = make_url(runtime.settings.database_url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL was refused earlier; never print it raw
@@ -478,7 +478,7 @@ def run_overview(runtime: Any, host: str, port: int) -> None:
         if runtime.settings.uses_sandbox
         else "Twilio"
     )
-    err.print(f"console: http://{shown}:{port}/console/", markup=False)
+    operators_banner(first, host=host, port=port)
     err.print(f"provider: {provider}", markup=False)
     err.print(f"database: {database}", markup=False)
     if runtime.settings.uses_sandbox:
@@ -578,8 +578,9 @@ def demo(result: Any, database_url: str, *, as_json: bool) -> None:
 
 
 def operators_banner(first: Any, *, host: str, port: int) -> None:
-    """Who signs in to the console: the admin just created (its password, this once), or how
-    to manage operators. Printed to the terminal only, never logged."""
+    """The banner's one ``console:`` line: its URL and who signs in, the admin just created
+    (its password, this once) or how to manage operators. Printed to the terminal only,
+    never logged."""
     shown = f"[{host}]" if ":" in host else host
     console_url = f"http://{shown}:{port}/console/"
     if first.created is not None:

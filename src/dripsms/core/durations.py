@@ -20,6 +20,13 @@ def parse_duration(text: str | int) -> timedelta:
     """
     if isinstance(text, bool):
         raise ValueError("expected a duration such as '15m', '24h' or '7d'")
+    try:
+        return _parsed(text)
+    except OverflowError:  # more than a timedelta holds (about 2.7 million years)
+        raise ValueError(f"{str(text)[:40]!r} is too long a duration") from None
+
+
+def _parsed(text: str | int) -> timedelta:
     if isinstance(text, int):
         if text < 0:
             raise ValueError("a duration cannot be negative")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dripsms.core.attributes import AttributeType, coerce
 from dripsms.core.handoff import too_late
@@ -25,6 +25,7 @@ from dripsms.core.timeline import (
     next_allowed,
     plan_timeline,
 )
+from dripsms.core.zones import time_zone
 from dripsms.errors import InvalidInput
 
 
@@ -97,8 +98,8 @@ def _zone(name: str | None, known: str | None, sequence: Sequence) -> ZoneInfo:
             "timezone", "required: the contact has none and the sequence sets no default"
         )
     try:
-        return ZoneInfo(chosen.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+        return time_zone(chosen.strip())
+    except ValueError:
         raise EnrollmentError(
             "timezone", f"unknown time zone {chosen!r}; use an IANA name like America/New_York"
         ) from None

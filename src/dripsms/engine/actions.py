@@ -123,7 +123,7 @@ class ActionRunner:
         trigger: Trigger,
         *,
         answer: bool,
-        public_url: str = "",
+        public_url: str,
     ) -> None:
         self.library = library
         self.public_url = public_url

@@ -11,6 +11,11 @@ next pass. Resuming clears ``paused_at`` and plans again, at their original due 
 the steps those cancels stopped; the dispatcher then sends what is still within the
 sequence's ``max_delay`` and expires the rest, as for any late message. A resume is
 refused while a cancel is still in flight (its outcome decides whether the step went out).
+
+Two instants: ``now``, the engine's clock (the sandbox's virtual clock under ``dripsms
+run``), for what the action does to messages and enrollments; ``audited_at``, the real
+clock, for the audit row, which says when a person acted (as for ``dripsms users`` and
+sign-ins).
 """
 
 from __future__ import annotations
@@ -45,11 +50,11 @@ class Sent:
 
 def _audit(
     connection: Connection, operator: Operator, action: audit.AuditAction, subject: str,
-    now: datetime, detail: dict[str, object] | None = None,
+    at: datetime, detail: dict[str, object] | None = None,
 ) -> None:  # fmt: skip
     audit.record(
         connection,
-        at=now, operator_email=operator.email, operator_id=operator.id, action=action,
+        at=at, operator_email=operator.email, operator_id=operator.id, action=action,
         subject=subject, detail=detail,
     )  # fmt: skip
 
@@ -65,8 +70,9 @@ def check_reply(body: str) -> str:
 
 
 def reply_to_contact(
-    engine: Engine, phone: str, body: str, operator: Operator, *, now: datetime
-) -> Sent:
+    engine: Engine, phone: str, body: str, operator: Operator, *, now: datetime,
+    audited_at: datetime,
+) -> Sent:  # fmt: skip
     """Put a text to the contact with this phone in the outbox, to go out at once."""
     text = check_reply(body)
     with engine.begin() as connection:
@@ -85,7 +91,7 @@ def reply_to_contact(
         add_text(connection, enrollment_id, tag, text, now)
         segments = count_segments(text).segments
         _audit(
-            connection, operator, audit.AuditAction.REPLY, f"contact:{phone}", now,
+            connection, operator, audit.AuditAction.REPLY, f"contact:{phone}", audited_at,
             {"enrollment_id": enrollment_id, "step": tag, "segments": segments},
         )  # fmt: skip
     return Sent(enrollment_id, tag, segments)
@@ -98,7 +104,13 @@ def _owned(engine: Engine, phone: str, enrollment_id: int) -> None:
 
 
 def pause(
-    engine: Engine, phone: str, enrollment_id: int, operator: Operator, *, now: datetime
+    engine: Engine,
+    phone: str,
+    enrollment_id: int,
+    operator: Operator,
+    *,
+    now: datetime,
+    audited_at: datetime,
 ) -> int:
     """Pause an active enrollment: nothing of it is handed off until it is resumed; the
     steps Twilio holds are canceled there. Returns how many cancels were asked for."""
@@ -117,14 +129,20 @@ def pause(
             )  # fmt: skip
         record(connection, events)
         _audit(
-            connection, operator, audit.AuditAction.PAUSE, f"enrollment:{enrollment_id}", now,
-            {"contact": f"contact:{phone}", "cancels": len(asked)},
+            connection, operator, audit.AuditAction.PAUSE, f"enrollment:{enrollment_id}",
+            audited_at, {"contact": f"contact:{phone}", "cancels": len(asked)},
         )  # fmt: skip
     return len(asked)
 
 
 def resume(
-    engine: Engine, phone: str, enrollment_id: int, operator: Operator, *, now: datetime
+    engine: Engine,
+    phone: str,
+    enrollment_id: int,
+    operator: Operator,
+    *,
+    now: datetime,
+    audited_at: datetime,
 ) -> int:
     """Resume a paused enrollment; the steps its pause canceled at Twilio are planned again
     (the dispatcher expires those past ``max_delay``). Returns how many were planned."""
@@ -152,14 +170,20 @@ def resume(
             )  # fmt: skip
         record(connection, events)
         _audit(
-            connection, operator, audit.AuditAction.RESUME, f"enrollment:{enrollment_id}", now,
-            {"contact": f"contact:{phone}", "planned_again": len(events) - 1},
+            connection, operator, audit.AuditAction.RESUME, f"enrollment:{enrollment_id}",
+            audited_at, {"contact": f"contact:{phone}", "planned_again": len(events) - 1},
         )  # fmt: skip
     return len(events) - 1
 
 
 def unenroll_from_console(
-    engine: Engine, phone: str, enrollment_id: int, operator: Operator, *, now: datetime
+    engine: Engine,
+    phone: str,
+    enrollment_id: int,
+    operator: Operator,
+    *,
+    now: datetime,
+    audited_at: datetime,
 ) -> None:
     """End an enrollment as ``canceled`` (an admin's decision), through the same path as
     ``dripsms unenroll``; audited."""
@@ -167,8 +191,8 @@ def unenroll_from_console(
 
     def audited(connection: Connection) -> None:
         _audit(
-            connection, operator, audit.AuditAction.UNENROLL, f"enrollment:{enrollment_id}", now,
-            {"contact": f"contact:{phone}"},
+            connection, operator, audit.AuditAction.UNENROLL, f"enrollment:{enrollment_id}",
+            audited_at, {"contact": f"contact:{phone}"},
         )  # fmt: skip
 
     try:
@@ -177,7 +201,7 @@ def unenroll_from_console(
         raise Conflict(f"enrollment {enrollment_id} has ended already") from None
 
 
-def record_view(engine: Engine, phone: str, operator: Operator, *, now: datetime) -> None:
+def record_view(engine: Engine, phone: str, operator: Operator, *, audited_at: datetime) -> None:
     """An operator opened the contact's page."""
     with engine.begin() as connection:
-        _audit(connection, operator, audit.AuditAction.VIEW_CONTACT, f"contact:{phone}", now)
+        _audit(connection, operator, audit.AuditAction.VIEW_CONTACT, f"contact:{phone}", audited_at)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
@@ -17,6 +17,7 @@ from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.sequence.model import Sequence
 from dripsms.core.states import NOT_HANDED_OFF, MessageState
 from dripsms.core.timeline import AnchorOutOfRange, PlannedStep, check_anchor, plan_timeline
+from dripsms.core.zones import time_zone
 from dripsms.engine.library import SequenceLibrary
 from dripsms.errors import NotFound
 from dripsms.store import contacts as stored_contacts
@@ -67,8 +68,8 @@ def update_contact(
         raise EnrollmentError("attributes", str(exc)) from None
     if timezone is not None:
         try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+            time_zone(timezone)
+        except ValueError:
             raise EnrollmentError("timezone", f"unknown time zone {timezone!r}") from None
     with engine.begin() as connection:
         contact = contacts_by_phone(connection, [phone]).get(phone)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dripsms.clock import VirtualClock
+from dripsms.clock import VirtualClock, iso_instant
 from dripsms.core.planning import EnrollmentRequest
-from dripsms.engine.sandbox_session import SandboxSession
+from dripsms.engine.sandbox_session import SandboxSession, start_position
 from dripsms.errors import Conflict, DripError, Misconfigured
 from dripsms.settings import Settings
 from dripsms.store import demo as records
@@ -65,19 +65,15 @@ class DemoResult:
         """For ``--json``."""
         return {
             "ok": self.ok,
-            "start": _iso(self.start),
-            "end": _iso(self.end),
+            "start": iso_instant(self.start),
+            "end": iso_instant(self.end),
             "timezone": ZONE,
             "sequences_dir": str(self.sequences_dir),
             "patients": [
-                {**p, "timeline": [{**e, "at": _iso(e["at"])} for e in p["timeline"]]}
+                {**p, "timeline": [{**e, "at": iso_instant(e["at"])} for e in p["timeline"]]}
                 for p in self.patients
             ],
         }
-
-
-def _iso(instant: datetime | None) -> str | None:
-    return None if instant is None else instant.isoformat().replace("+00:00", "Z")
 
 
 def sequences_for_demo(settings: Settings) -> Path:
@@ -119,7 +115,7 @@ def run_demo(settings: Settings, asked: datetime) -> DemoResult:
                 f"the database already holds the demo's patients ({patient.phone}): run the demo "
                 "on a new database, e.g. DRIPSMS_DATABASE_URL=sqlite:///demo.db dripsms demo"
             )
-    start = max(asked, saved(probe.engine) or asked)
+    start = start_position(asked, saved(probe.engine)).at
     probe.engine.dispose()
     clock = VirtualClock(start, real=lambda: 0.0)  # moves only when the demo moves it
     sandbox = Sandbox(now=start, auth_token=token, callback_sink=callbacks)

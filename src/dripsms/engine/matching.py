@@ -35,7 +35,7 @@ Outcome = InboundResult | PossibleOptOut
 class Matcher:
     """Answers questions: holds configuration and the library only (no per-call state)."""
 
-    def __init__(self, library: SequenceLibrary, max_reprompts: int, public_url: str = "") -> None:
+    def __init__(self, library: SequenceLibrary, max_reprompts: int, public_url: str) -> None:
         self.library = library
         self.max_reprompts = max_reprompts
         self.public_url = public_url

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 
-from dripsms.clock import VirtualClock
+from dripsms.clock import VirtualClock, iso_instant
 from dripsms.core.phones import normalize_phone
 from dripsms.errors import InvalidInput, NotFound
 from dripsms.store import virtual_clock as positions
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_STOPS = 10_000
 """Due times a single move stops at, at most (a year of a busy clinic's days)."""
-
-
-def _iso(instant: datetime | None) -> str | None:
-    return None if instant is None else instant.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +60,10 @@ class ClockMove:
     def as_json(self) -> dict[str, Any]:
         """For the API and ``--json``."""
         return {
-            "previous": _iso(self.before),
-            "now": _iso(self.now),
+            "previous": iso_instant(self.before),
+            "now": iso_instant(self.now),
             "moved_seconds": round((self.now - self.before).total_seconds(), 3),
-            "next_due": _iso(self.next_due),
+            "next_due": iso_instant(self.next_due),
         }
 
 
@@ -128,7 +124,7 @@ class SandboxSession:
 
     def status(self) -> dict[str, Any]:
         """The clock now, and the next due message."""
-        return {"now": _iso(self.clock()), "next_due": _iso(self.next_due())}
+        return {"now": iso_instant(self.clock()), "next_due": iso_instant(self.next_due())}
 
     # -- the dispatcher's passes, so that a move is walked as time would pass -------------
 
@@ -217,7 +213,7 @@ class SandboxSession:
 
     def _moved(self, before: datetime, now: datetime) -> ClockMove:
         log.info(
-            "virtual clock moved", extra={"action": "clock_moved", "now": _iso(now),
+            "virtual clock moved", extra={"action": "clock_moved", "now": iso_instant(now),
                                           "seconds": round((now - before).total_seconds())},
         )  # fmt: skip
         return ClockMove(before, now, self.next_due())

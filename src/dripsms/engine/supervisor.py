@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dripsms.clock import Clock
+from dripsms.clock import Clock, iso_instant
 from dripsms.core.backoff import backoff
 from dripsms.engine.outcomes import TickReport
 from dripsms.logs import mask_phones
@@ -62,18 +62,14 @@ class HealthSnapshot:
         """For ``/healthz``."""
         return {
             "running": self.running,
-            "last_pass_at": _iso(self.last_pass_at),
+            "last_pass_at": iso_instant(self.last_pass_at),
             "seconds_since_pass": (
                 None if self.seconds_since_pass is None else round(self.seconds_since_pass, 1)
             ),
             "consecutive_failures": self.consecutive_failures,
             "last_error": self.last_error,
-            "last_error_at": _iso(self.last_error_at),
+            "last_error_at": iso_instant(self.last_error_at),
         }
-
-
-def _iso(instant: datetime | None) -> str | None:
-    return None if instant is None else instant.isoformat().replace("+00:00", "Z")
 
 
 class DispatcherHealth:

@@ -8,13 +8,13 @@ Every change is written with its audit row in one transaction. Who acted is an
 from __future__ import annotations
 
 import getpass
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from dripsms.core.durations import parse_duration
 from dripsms.engine.operators import (
     Operator,
     hash_password,
@@ -165,20 +165,17 @@ def audit_log(
         return audit.recent(connection, since=since, limit=limit, offset=offset)
 
 
-_AGO = re.compile(r"^(\d{1,6})\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
 def parse_since(text: str, *, now: datetime, zone: str = "UTC", field: str = "since") -> datetime:
     """``--since``: a date (midnight in ``zone``), an ISO instant with an offset, or a
-    duration back from ``now`` (``30m``, ``24h``, ``7d``, ``2w``); an aware UTC instant."""
+    duration back from ``now`` (``30m``, ``24h``, ``7d``, ``2w``, ``1d12h``: any
+    :func:`~dripsms.core.durations.parse_duration` reads); an aware UTC instant."""
     value = text.strip().lower()
-    ago = _AGO.match(value)
-    if ago:
-        try:
-            return now - timedelta(**{_UNITS[ago.group(2)]: int(ago.group(1))})
-        except OverflowError:  # before the year 1
-            raise InvalidInput(f"{field}: {text.strip()!r} reaches back too far") from None
+    try:
+        return now - parse_duration(value)
+    except ValueError:  # not a duration
+        pass
+    except OverflowError:  # before the year 1
+        raise InvalidInput(f"{field}: {text.strip()!r} reaches back too far") from None
     try:
         day = date.fromisoformat(value)
     except ValueError:

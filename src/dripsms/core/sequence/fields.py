@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator
 
 from dripsms.core.durations import parse_clock, parse_duration
+from dripsms.core.zones import time_zone
 
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*\Z")
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
@@ -40,12 +40,7 @@ def _key(value: str) -> str:
 
 
 def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
-        raise ValueError(
-            f"unknown time zone {value!r}; use an IANA name such as 'America/New_York'"
-        ) from None
+    time_zone(value)
     return value
 
 

@@ -289,7 +289,9 @@ def contact(
         return RedirectResponse(f"/console/contacts/{canonical}", status_code=308)
     response = _page(request, services, canonical, done=done, segments=segments)
     if response.status_code == 200:
-        contact_actions.record_view(services.engine, canonical, operator, now=services.clock())
+        contact_actions.record_view(
+            services.engine, canonical, operator, audited_at=services.session_clock()
+        )
     return response
 
 
@@ -320,8 +322,9 @@ def reply(
 
     def send(canonical: str) -> str:
         sent = contact_actions.reply_to_contact(
-            services.engine, canonical, body, operator, now=services.clock()
-        )
+            services.engine, canonical, body, operator, now=services.clock(),
+            audited_at=services.session_clock(),
+        )  # fmt: skip
         return f"&segments={sent.segments}"
 
     return _act(request, services, phone, send, "reply", draft=body)
@@ -348,6 +351,9 @@ def enrollment_action(
         raise Forbidden("unenrolling is for admins")
 
     def act(canonical: str) -> None:
-        chosen(services.engine, canonical, enrollment_id, operator, now=services.clock())
+        chosen(
+            services.engine, canonical, enrollment_id, operator, now=services.clock(),
+            audited_at=services.session_clock(),
+        )  # fmt: skip
 
     return _act(request, services, phone, act, action)

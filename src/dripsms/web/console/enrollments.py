@@ -208,7 +208,8 @@ def do_unenroll(
 
     def audited(connection: Connection) -> None:
         record(
-            connection, at=now, operator_email=operator.email, action=AuditAction.UNENROLL,
+            connection, at=services.session_clock(), operator_email=operator.email,
+            action=AuditAction.UNENROLL,
             subject=f"enrollment:{enrollment_id}", operator_id=operator.id,
             detail={"sequence": row.sequence},
         )  # fmt: skip

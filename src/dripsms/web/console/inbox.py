@@ -169,8 +169,8 @@ def _settle(
         mark = store.acknowledge if action is AuditAction.ACKNOWLEDGE else store.resolve
         if mark(connection, key, by=operator.email, at=now):
             record(
-                connection, at=now, operator_email=operator.email, action=action,
-                subject=key, operator_id=operator.id,
+                connection, at=services.session_clock(), operator_email=operator.email,
+                action=action, subject=key, operator_id=operator.id,
             )  # fmt: skip
     back = form.get("back")
     target = local_path(back if isinstance(back, str) else None)
