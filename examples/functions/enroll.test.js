@@ -1,4 +1,4 @@
-// node --test examples/functions/  (tests/unit/test_examples.py runs it when node exists)
+// node --test examples/functions/  (tests/web/test_studio_function.py runs it when node exists)
 'use strict';
 
 const test = require('node:test');

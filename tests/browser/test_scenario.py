@@ -60,6 +60,14 @@ def _no_dialogs(page: Page) -> list[str]:
     return fired
 
 
+def _enroll_ada(console: Console) -> None:
+    """Ada in the post-op example, in New York, operated on March 1."""
+    console.runtime.enroller.enroll(
+        EnrollmentRequest("postop", ADA, "America/New_York", {"first_name": "Ada"}, "2026-03-01"),
+        now=NOW,
+    )
+
+
 def _text_from_phone(ui: BrowserConsole, text: str) -> None:
     ui.page_of(f"/console/sandbox?phone={ADA}")
     ui.page.get_by_label("Text from this phone").fill(text)
@@ -73,10 +81,7 @@ def test_a_nurse_follows_a_patient_to_an_acknowledged_escalation(
 ) -> None:
     console, session = sandboxed
     fired = _no_dialogs(ui.page)
-    console.runtime.enroller.enroll(
-        EnrollmentRequest("postop", ADA, "America/New_York", {"first_name": "Ada"}, "2026-03-01"),
-        now=NOW,
-    )
+    _enroll_ada(console)
     console.add_operator(NURSE, "nurse")
     signed = ui.sign_in(NURSE)
     assert signed.status == 200 and ui.page.url == ui.url + "/console/"
@@ -185,10 +190,7 @@ def test_every_console_page_is_screenshot(
 ) -> None:
     console, session = sandboxed
     fired = _no_dialogs(ui.page)
-    console.runtime.enroller.enroll(
-        EnrollmentRequest("postop", ADA, "America/New_York", {"first_name": "Ada"}, "2026-03-01"),
-        now=NOW,
-    )
+    _enroll_ada(console)
     session.reply(ADA, HOSTILE[1])
     console.add_operator(ADMIN, "admin")
     ui.page.set_viewport_size({"width": width, "height": 800})

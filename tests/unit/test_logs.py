@@ -96,6 +96,18 @@ def test_access_lines_lose_their_query_string() -> None:
     assert access.getMessage() == '127.0.0.1:5000 - "POST /twilio/status HTTP/1.1" 204'
 
 
+def test_a_phone_in_an_access_lines_path_is_masked_even_percent_encoded() -> None:
+    for path in ("/console/contacts/%2B14155550123", "/console/contacts/+14155550123"):
+        access = logging.LogRecord(
+            "uvicorn.access", logging.INFO, "f", 1, '%s - "%s %s HTTP/%s" %d',
+            ("127.0.0.1:5000", "GET", path + "?tab=thread", "1.1", 200), None,
+        )  # fmt: skip
+        assert WithoutQuery().filter(access)
+        line = TextFormatter().format(access)
+        assert "/console/contacts/+1415*****23 " in line, line
+        assert "55501" not in line
+
+
 @pytest.fixture
 def restore_root() -> Iterator[None]:
     root = logging.getLogger()

@@ -228,7 +228,7 @@ def test_the_home_page_is_a_page_with_the_checks_and_where_to_go(in_run: Health)
     assert page.headers["content-type"].startswith("text/html")
     for name in ("database", "dispatcher", "webhooks", "sequences"):
         assert f"<td>{name}</td>" in page.text
-    for link in ('href="/docs"', 'href="/healthz"', 'href="/metrics"'):
+    for link in ('href="/console/"', 'href="/docs"', 'href="/healthz"', 'href="/metrics"'):
         assert link in page.text
     assert "the built-in sandbox" in page.text
     in_run.health.stopped()  # what /healthz says, the page says, to a person: a page (200)

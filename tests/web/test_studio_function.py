@@ -5,6 +5,7 @@ a 422 that makes the flow ask again."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -56,6 +57,8 @@ def test_the_functions_own_tests_pass() -> None:
         check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+    passed = re.search(r"^# pass (\d+)$", done.stdout, re.MULTILINE)
+    assert passed and int(passed.group(1)) >= 4, done.stdout  # the tests ran (not zero found)
 
 
 @needs_node
