@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -134,7 +135,7 @@ def test_every_variable_deploy_sets_is_a_setting() -> None:
             found[f"compose {service}"] = set(spec.get("environment", {}))
     assert found["dripsms.env.example"] >= {"TWILIO_AUTH_TOKEN", "DRIPSMS_PUBLIC_URL"}
     unknown = {where: names - known - UVICORN for where, names in found.items()}
-    assert unknown == dict.fromkeys(found, set())
+    assert unknown == {where: set() for where in found}
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
@@ -181,14 +182,12 @@ def test_the_image_runs_dripsms_as_a_user_and_checks_healthz() -> None:
     assert f"127.0.0.1:{port}/healthz" in instructions["HEALTHCHECK"]
     assert f"EXPOSE {port}" in {f"{k} {v}" for k, v in steps}
     assert any(k == "RUN" and "pip install '.[postgres]'" in v for k, v in steps)
-    sources = [
-        word for k, v in steps if k == "COPY" for word in v.split()[:-1] if word[:2] != "--"
-    ]
+    sources = [word for k, v in steps if k == "COPY" for word in v.split()[:-1] if word[:2] != "--"]
     assert sources == ["pyproject.toml", "README.md", "LICENSE", "src", "sequences"]
     assert all((REPO / source).exists() for source in sources)
 
 
-def compose() -> dict:  # type: ignore[type-arg]
+def compose() -> dict[str, Any]:
     return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
 
 
@@ -196,9 +195,7 @@ def test_compose_runs_postgres_the_migration_two_workers_and_a_web_process() -> 
     services = compose()["services"]
     assert set(services) == {"postgres", "migrate", "worker", "serve"}
     build = services["migrate"]["build"]
-    assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == (
-        DEPLOY / "Containerfile"
-    )
+    assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == (DEPLOY / "Containerfile")
     for name in ("migrate", "worker", "serve"):
         spec = services[name]
         assert spec["image"] == services["migrate"]["image"], name
