@@ -225,3 +225,16 @@ def test_the_proxies_forward_to_the_web_processes_and_say_the_scheme() -> None:
     readme = (DEPLOY / "README.md").read_text()
     assert "dripsms-serve@{8001..8002}" in readme
     assert "DRIPSMS_PUBLIC_URL" in readme
+
+
+@pytest.mark.parametrize("page", ["docs/scaling.md", "deploy/README.md"])
+def test_the_scaling_pages_name_real_settings_and_commands(page: str) -> None:
+    text = (REPO / page).read_text()
+    variables = set(re.findall(r"\bDRIPSMS_[A-Z_]+\b", text))
+    assert variables and variables - setting_variables() == set()
+    commands = {
+        tuple(m.group(1).split()[:2]) for m in re.finditer(r"`dripsms ((?:[a-z]+ ?)+)", text)
+    }
+    assert commands
+    for words in sorted(commands):
+        help_exits_0(list(words))
