@@ -35,10 +35,12 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
 
 bench: $(STAMP)  ## every benchmark; prints the tables, writes nothing (~7 min)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/preview_bench.py
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/tick_bench.py
 	$(BIN)/python bench/handoff_bench.py
+	$(BIN)/python bench/rss_bench.py
 
 # Debian's Chromium for tests/browser (apt-get, as root or with sudo), when it is missing.
 chromium:

@@ -9,9 +9,12 @@ messages per contact and the enrollment events) into an identical fresh database
 plain ``sqlite3`` ``executemany``, one transaction per 1,000 contacts as the import does,
 and reports contacts/s for both and their ratio. A second, instrumented import into a third
 database says where dripsms's time goes (CSV, phone parsing, timeline planning, the
-database layer, the commits).
+database layer, the commits). Then the peer a Python developer would pick instead:
+APScheduler 3's SQLAlchemy job store on SQLite, one ``add_job`` per message, for the
+messages of the first ``--aps-n`` contacts (a sample: it commits once per job).
 
-    .venv/bin/python bench/import_bench.py [--n 100000] [--postgres [URL]] [--write]
+    .venv/bin/python bench/import_bench.py [--n 100000] [--aps-n 1000] [--postgres [URL]]
+        [--write]
 
 ``--postgres`` repeats the comparison on PostgreSQL (with no URL, on the server that
 ``scripts/test-postgres.sh`` starts). Prints a Markdown section; ``--write`` replaces the
@@ -42,7 +45,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 import dripsms.core.planning as planning
@@ -360,6 +363,154 @@ def raw_insert(backend: Backend, url: str, written: Written, n: int) -> float:
     return seconds
 
 
+# -- the APScheduler peer -----------------------------------------------------------------
+
+
+def send_step(message_id: int, phone: str, step_id: str) -> None:
+    """What an APScheduler job would run at its time (never run here: the scheduler is paused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """APScheduler 3 adding one job per message: how, how many, how long, which version."""
+
+    label: str
+    jobs: int
+    seconds: float
+    version: str
+
+
+APS_DEFAULT = 'as its documentation sets it up (`url="sqlite:///…"`: rollback journal)'
+APS_WAL = "with dripsms's pragmas (WAL, `synchronous=FULL`)"
+
+
+def planned_messages(url: str, contacts: int) -> list[tuple[int, datetime, str, str]]:
+    """(message id, due, phone, step) of the first ``contacts`` contacts' messages."""
+    path = make_url(url).database
+    assert path is not None
+    connection = sqlite3.connect(path)
+    try:
+        rows = connection.execute(
+            "SELECT m.id, m.due_at, c.phone, m.step_id FROM messages m "
+            "JOIN enrollments e ON e.id = m.enrollment_id JOIN contacts c ON c.id = e.contact_id "
+            "WHERE c.id <= (SELECT min(id) FROM contacts) + ? - 1 ORDER BY m.id",
+            (contacts,),
+        ).fetchall()
+    finally:
+        connection.close()
+    return [
+        (int(id_), datetime.fromisoformat(due).replace(tzinfo=UTC), phone, step)
+        for id_, due, phone, step in rows
+    ]
+
+
+def apscheduler_jobs(
+    path: Path, messages: list[tuple[int, datetime, str, str]], *, wal: bool
+) -> Scheduled:
+    """APScheduler 3's ``SQLAlchemyJobStore`` on SQLite: one ``add_job`` per message, timed.
+
+    ``wal``: the job store's engine gets dripsms's pragmas (WAL, ``synchronous=FULL``), as
+    durable as dripsms and kinder than the default rollback journal. The scheduler is
+    started paused, so it writes each job (one transaction each, as ``add_job`` does) and
+    runs none.
+    """
+    try:
+        import apscheduler
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from apscheduler.schedulers.background import BackgroundScheduler
+    except ImportError as error:  # the `bench` extra: `make bench` installs it
+        raise SystemExit(f"{error}: pip install -e '.[bench]' (APScheduler 3)") from error
+
+    engine = create_engine(f"sqlite:///{path}")
+    if wal:
+        event.listen(engine, "connect", _aps_pragmas)
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine)}, timezone=UTC
+    )
+    scheduler.start(paused=True)
+    try:
+        gc.collect()
+        start = time.perf_counter()
+        for message_id, due, phone, step in messages:
+            scheduler.add_job(
+                send_step, "date", run_date=due, args=(message_id, phone, step),
+                id=str(message_id), misfire_grace_time=3600,
+            )  # fmt: skip
+        seconds = time.perf_counter() - start
+        stored = len(scheduler.get_jobs())
+    finally:
+        scheduler.shutdown(wait=False)
+        engine.dispose()
+    if stored != len(messages):
+        raise SystemExit(f"APScheduler stored {stored} jobs of {len(messages)}")
+    label = APS_WAL if wal else APS_DEFAULT
+    return Scheduled(label, len(messages), seconds, apscheduler.__version__)
+
+
+def _aps_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def apscheduler_runs(directory: Path, url: str, contacts: int) -> list[Scheduled]:
+    """Both job stores over the messages of the first ``contacts`` contacts, after a warm-up."""
+    sample = planned_messages(url, contacts)
+    apscheduler_jobs(directory / "aps-warmup.db", sample[:200], wal=True)
+    return [
+        apscheduler_jobs(directory / "aps-default.db", sample, wal=False),
+        apscheduler_jobs(directory / "aps-wal.db", sample, wal=True),
+    ]
+
+
+def apscheduler_lines(c: Comparison, runs: list[Scheduled], aps_contacts: int) -> list[str]:
+    messages = c.product.rows["messages"]
+    dripsms_rate = messages / c.product.seconds
+    rows = [
+        [
+            "**dripsms `import_csv`** (the SQLite run above: CSV, validation, planning)",
+            f"{messages:,}",
+            fmt(c.product.seconds, 2),
+            f"**{fmt(dripsms_rate, 0)}**",
+            fmt(c.product.seconds / messages * 1e6, 1),
+            "",
+        ]
+    ]
+    ratios = []
+    for run in runs:
+        rate = run.jobs / run.seconds
+        ratios.append(f"{dripsms_rate / rate:.0f}x APScheduler {run.label.split(' (')[0]}")
+        rows.append(
+            [
+                f"APScheduler {run.version} `SQLAlchemyJobStore` on SQLite, {run.label}",
+                f"{run.jobs:,}",
+                fmt(run.seconds, 2),
+                fmt(rate, 0),
+                fmt(run.seconds / run.jobs * 1e6, 1),
+                f"**{dripsms_rate / rate:.1f}x**",
+            ]
+        )
+    return [
+        f"**dripsms enrolls {fmt(dripsms_rate, 0)} messages/s: " + "; ".join(ratios) + ".**",
+        "",
+        *table(
+            ["what", "messages", "s", "messages/s", "µs per message", "dripsms ÷ it"],
+            rows,
+        ),
+        "",
+        f"The peer adds one `date` job per message of the first {aps_contacts:,} contacts of "
+        "the same file (run date, phone and step read back from dripsms's database: it does "
+        "no CSV parsing, validation or planning) to a scheduler started paused, each store in "
+        "a fresh SQLite file, after a warm-up of 200 jobs. `add_job` commits each job on its "
+        "own: one transaction and one disk sync per message, where dripsms commits once per "
+        f"{BATCH:,} contacts. With the rollback journal a commit syncs the journal and the "
+        "database file; in WAL mode it appends to the log and syncs once, so that store is "
+        "several times faster, and both depend on how fast the disk syncs (a busy machine "
+        "slows them far more than it slows dripsms).",
+    ]
+
+
 # -- where dripsms's time goes --------------------------------------------------------------
 
 
@@ -506,6 +657,8 @@ class Comparison:
     detail: str
     product: Imported
     raw_seconds: float
+    url: str = ""
+    """dripsms's database (alive until the run ends)."""
 
 
 def compare(
@@ -521,7 +674,7 @@ def compare(
     written = read_back(backend, url)
     raw_seconds = raw_insert(backend, backend.fresh("raw"), written, n)
     detail = backend.settings() if isinstance(backend, PostgresBackend) else ""
-    return Comparison(backend.name, detail, product, raw_seconds)
+    return Comparison(backend.name, detail, product, raw_seconds, url)
 
 
 def comparison_lines(c: Comparison, n: int) -> list[str]:
@@ -598,7 +751,7 @@ def breakdown_lines(profile: Profile, total: float, n: int) -> list[str]:
     ]
 
 
-def run(n: int, seed: int, postgres: str | None) -> list[str]:
+def run(n: int, seed: int, postgres: str | None, aps_n: int = 0) -> list[str]:
     started = time.perf_counter()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     backends: list[Backend] = []
@@ -620,6 +773,10 @@ def run(n: int, seed: int, postgres: str | None) -> list[str]:
             profile = Profile()
             with instrumented(profile) as hook:
                 traced = import_into(sqlite.fresh("traced"), csv_path, sequences, hook)
+            aps: list[Scheduled] = []
+            if aps_n:
+                print(f"APScheduler: a job per message of {aps_n:,} contacts...", file=sys.stderr)
+                aps = apscheduler_runs(directory, comparisons[0].url, aps_n)
             if postgres is not None:
                 pg = PostgresBackend(postgres)
                 backends.append(pg)
@@ -632,7 +789,7 @@ def run(n: int, seed: int, postgres: str | None) -> list[str]:
     sqlite_run = comparisons[0]
     rows = sqlite_run.product.rows
     now = system_clock()
-    command = f".venv/bin/python bench/import_bench.py --n {n}"
+    command = f".venv/bin/python bench/import_bench.py --n {n} --aps-n {aps_n}"
     if postgres is not None:
         command += " --postgres"
     lines = [
@@ -674,6 +831,13 @@ def run(n: int, seed: int, postgres: str | None) -> list[str]:
         "",
     ]
     lines += breakdown_lines(profile, traced.seconds, n)
+    if aps:
+        lines += [
+            "",
+            "### dripsms vs APScheduler 3, measured in the same run",
+            "",
+            *apscheduler_lines(sqlite_run, aps, aps_n),
+        ]
     if len(comparisons) > 1:
         pg_run = comparisons[1]
         lines += [
@@ -710,12 +874,18 @@ def main(argv: list[str] | None = None) -> None:
         "--postgres", nargs="?", const="", default=None, metavar="URL",
         help="also on PostgreSQL (no URL: the server of scripts/test-postgres.sh)",
     )  # fmt: skip
+    parser.add_argument(
+        "--aps-n", type=int, default=1_000, metavar="N",
+        help="contacts whose messages APScheduler adds as jobs (0: skip that peer)",
+    )  # fmt: skip
     parser.add_argument("--write", action="store_true", help=f"update {SECTION!r} in results.md")
     args: Any = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
+    if not 0 <= args.aps_n <= args.n:
+        parser.error("--aps-n must be between 0 and --n")
     postgres = None if args.postgres is None else postgres_url(args.postgres)
-    section = run(args.n, args.seed, postgres)
+    section = run(args.n, args.seed, postgres, args.aps_n)
     print("\n".join(section))
     if args.write:
         write_section(SECTION, section)
