@@ -72,14 +72,28 @@ def anything_due(connection: Connection, *, now: datetime, until: datetime) -> b
     """Whether :func:`claim_due` could find anything by ``until``: a planned message due
     (its retry time come), or a handoff whose lease ran out. Two index ranges that read
     only due rows (and the few handoffs in flight): an idle pass stops here."""
-    planned = select(m.id).where(
-        m.state == S.PLANNED.value,
-        m.due_at <= until,
-        or_(m.next_attempt_at.is_(None), m.next_attempt_at <= now),
+    # In index order with a limit, not EXISTS: PostgreSQL's planner, expecting due rows
+    # among the planned ones, would otherwise read the whole table looking for one.
+    planned = (
+        select(m.id)
+        .where(
+            m.state == S.PLANNED.value,
+            m.due_at <= until,
+            or_(m.next_attempt_at.is_(None), m.next_attempt_at <= now),
+        )
+        .order_by(m.state, m.due_at)
+        .limit(1)
+        .scalar_subquery()
     )
-    stale = select(m.id).where(m.state == S.HANDING_OFF.value, m.lease_expires_at < now)
-    found = connection.execute(select(or_(planned.exists(), stale.exists()))).scalar_one()
-    return bool(found)
+    stale = (
+        select(m.id)
+        .where(m.state == S.HANDING_OFF.value, m.lease_expires_at < now)
+        .order_by(m.state, m.due_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = connection.execute(select(planned, stale)).one()
+    return found[0] is not None or found[1] is not None
 
 
 def _claim(
