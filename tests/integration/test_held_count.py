@@ -313,3 +313,24 @@ def test_every_path_that_moves_messages_keeps_the_count_exact(
     with engine.begin() as connection:
         connection.execute(delete(messages).where(m.state.in_(["scheduled", "sent"])))
     assert_exact(engine, world.now)
+
+
+def test_an_idle_pass_folds_what_status_callbacks_appended_meanwhile(world: SandboxWorld) -> None:
+    engine = world.engine
+    for n in range(3):
+        request = EnrollmentRequest("checkin", phone(n), "UTC", {}, None)
+        world.runtime.enroller.enroll(request, now=NOW)
+    world.tick()
+    with engine.begin() as connection:  # callbacks and changes while nothing is claimed
+        for _ in range(held.FOLD_AT // 2 + 1):
+            connection.execute(update(messages).values(state="sent"))
+            connection.execute(update(messages).values(state="scheduled"))
+    with engine.connect() as connection:
+        rows = connection.execute(select(func.count()).select_from(message_counts)).scalar_one()
+    assert rows > held.FOLD_AT
+    world.at(world.now + timedelta(seconds=5))
+    assert not any(world.tick().as_json().values())  # idle
+    with engine.connect() as connection:
+        rows = connection.execute(select(func.count()).select_from(message_counts)).scalar_one()
+    assert rows == 1
+    assert_exact(engine, world.now)

@@ -68,6 +68,11 @@ def scheduled_count(connection: Connection, now: datetime) -> int:
     return held.held(connection, now)
 
 
+def fold_held(connection: Connection) -> None:
+    """Tidy the log behind :func:`scheduled_count` (an idle pass's one write, when due)."""
+    held.fold_when_long(connection)
+
+
 def anything_due(connection: Connection, *, now: datetime, until: datetime) -> bool:
     """Whether :func:`claim_due` could find anything by ``until``: a planned message due
     (its retry time come), or a handoff whose lease ran out. Two index ranges that read
