@@ -277,6 +277,7 @@ OVERDUE = "status reconciliation (`claim_overdue`)"
 BLOCKED = "blocked to release (`blocked_due`)"
 ANY_DUE = '"anything due?" (`anything_due`: planned due, or a lease run out)'
 COUNT = "`scheduled_count` (maintained: `store.held`)"
+FOLD = "the held count's log: long enough to fold? (`fold_when_long`)"
 STALE = "claim: leases run out (`claim_due`, stale)"
 DUE_NOW = "claim: due before the earliest SendAt"
 DUE_WINDOW = "claim: due within the 7-day horizon"
@@ -284,8 +285,8 @@ BEGIN = "`BEGIN IMMEDIATE` (the cancel read's too: a connection's `begin` event)
 COMMIT = "`COMMIT`"
 ROLLBACK = "`ROLLBACK` (ends the cancel read; the pool's reset on return)"
 QUERIES = (
-    CANCEL, WINDOWS, POSITION, NOTIFY, OVERDUE, BLOCKED, ANY_DUE, COUNT, STALE, DUE_NOW,
-    DUE_WINDOW,
+    CANCEL, WINDOWS, POSITION, NOTIFY, OVERDUE, BLOCKED, ANY_DUE, FOLD, COUNT, STALE,
+    DUE_NOW, DUE_WINDOW,
 )  # fmt: skip
 STATEMENTS = (*QUERIES, BEGIN, COMMIT, ROLLBACK)
 COUNTED = (
@@ -300,6 +301,8 @@ def classify(statement: str, seen: Counter[str]) -> str:
         return BEGIN
     if "cancel_requested_at IS NOT NULL" in statement:
         return CANCEL
+    if "min(message_counts.id)" in statement:
+        return FOLD
     if "message_counts" in statement:
         return COUNT
     if statement.startswith("SELECT (SELECT messages.id"):
