@@ -161,15 +161,17 @@ def world_of(tmp_path: Path, scale: int, url: str | None = None) -> Iterator[San
         yield world
 
 
-def idle_tick(world: SandboxWorld) -> Captured:
-    """A first pass (it also runs the once-a-minute completion scan and missed-reply
-    recovery), then the measured pass 5 s later: it must do nothing."""
-    assert not any(world.tick().as_json().values())
+def idle_tick(world: SandboxWorld) -> tuple[Captured, Captured]:
+    """A first pass (it also runs the once-a-minute completion scan, a bounded slice of
+    500 active enrollments, and missed-reply recovery), then the pass of every 5 s after
+    it: both must do nothing."""
+    with captured(world.engine) as first:
+        assert not any(world.tick().as_json().values())
     world.at(NOW + timedelta(seconds=5))
     with captured(world.engine) as seen:
         report = world.tick()
     assert not any(report.as_json().values()), report.as_json()
-    return seen
+    return first, seen
 
 
 def plans(world: SandboxWorld, statements: list[tuple[str, Any]]) -> dict[str, str]:
@@ -195,10 +197,10 @@ def test_an_idle_pass_searches_indexes_only_and_its_work_does_not_grow_with_the_
     tmp_path: Path,
 ) -> None:
     with world_of(tmp_path, 2) as small:
-        few = idle_tick(small)
+        _, few = idle_tick(small)
     with world_of(tmp_path, 600) as big:
-        many = idle_tick(big)
-        checked = plans(big, many.statements)
+        first, many = idle_tick(big)
+        checked = plans(big, first.statements + many.statements)
     assert checked, "the pass ran no query"
     assert not scans(checked, SCAN), "an idle pass scans a big table:\n" + scans(checked, SCAN)
     # 1,800 enrollments and 9,600 messages against 6 and 32: an index search costs a level
@@ -211,7 +213,10 @@ def test_on_postgresql_no_query_of_an_idle_pass_is_planned_as_a_scan_of_a_big_ta
     tmp_path: Path, postgres_url: str
 ) -> None:
     with world_of(tmp_path, 600, postgres_url) as big:
-        many = idle_tick(big)
+        # The pass of every 5 s. (The first also runs the completion scan, whose slice of
+        # 500 enrollments is a large part of 1,800: a sequential read is then PostgreSQL's
+        # right choice, and bounded by the slice.)
+        _, many = idle_tick(big)
         checked = plans(big, many.statements)
     assert checked, "the pass ran no query"
     found = scans(checked, SEQ_SCAN)

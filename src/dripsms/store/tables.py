@@ -68,6 +68,8 @@ enrollments = Table(
     # Paused from the console: its steps are not handed off until it is resumed.
     Column("paused_at", UTCDateTime),
     Index("ix_enrollments_contact_id", "contact_id"),
+    # The rolling completion scan: active enrollments in id order, not the completed between.
+    Index("ix_enrollments_state_id", "state", "id"),
     # The few paused enrollments, found without a scan by every claim of due messages.
     Index(
         "ix_enrollments_paused_at",

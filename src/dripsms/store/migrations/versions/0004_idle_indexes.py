@@ -11,6 +11,8 @@ Create Date: 2026-11-30 16:40:00
 - ``ix_messages_kind_state_due_at``: the reply windows not closed yet (a partial index of
   the rows whose ``no_reply_handled_at`` is NULL), so that closed windows of the past are
   not read again on every pass.
+- ``ix_enrollments_state_id``: the rolling completion scan's slice of active enrollments,
+  without reading the completed ones between them.
 - ``message_counts`` and the triggers that keep it: every change of a message into or out
   of ``scheduled`` or ``handing_off`` appends its delta (see ``dripsms.store.held``).
 
@@ -117,6 +119,7 @@ def upgrade() -> None:
         sqlite_where=sa.text("no_reply_handled_at IS NULL"),
         postgresql_where=sa.text("no_reply_handled_at IS NULL"),
     )
+    op.create_index("ix_enrollments_state_id", "enrollments", ["state", "id"], unique=False)
     op.create_table(
         "message_counts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -144,6 +147,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION dripsms_messages_held()")
     op.drop_table("message_counts")
+    op.drop_index("ix_enrollments_state_id", table_name="enrollments")
     op.drop_index("ix_messages_kind_state_due_at", table_name="messages")
     op.drop_index("ix_messages_state_cancel_requested_at", table_name="messages")
     op.create_index(
