@@ -170,6 +170,9 @@ class Dispatcher:
         window = self.config.window
         lease = self.config.lease + elapsed
         with self.engine.begin() as connection:
+            if not outbox.anything_due(connection, now=now, until=window.latest(now)):
+                outbox.fold_held(connection)  # callbacks append to the count's log meanwhile
+                return []  # idle: nothing to claim, and no count of what Twilio holds
             room = self.config.scheduled_budget - outbox.scheduled_count(connection, now)
             # Due before the earliest SendAt: sent now, so no scheduling slot is used.
             claimed = outbox.claim_due(

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, update
 
 from dripsms.core.states import EnrollmentState, MessageKind, MessageState, ReplyKind, transition
+from dripsms.store import held
 from dripsms.store.events import event_row, record
 from dripsms.store.tables import contacts, enrollments, messages, replies, sequence_versions
 
@@ -60,12 +61,44 @@ class Claimed:
 
 def scheduled_count(connection: Connection, now: datetime) -> int:
     """Messages Twilio holds for us now (or may: a create in flight). A scheduled message
-    whose SendAt has passed has been released, and no longer takes a slot."""
-    held = or_(
-        and_(m.state == S.SCHEDULED.value, m.due_at > now),
-        m.state == S.HANDING_OFF.value,
+    whose SendAt has passed has been released, and no longer takes a slot.
+
+    Maintained, not counted: see :mod:`dripsms.store.held` (O(changes since the last fold
+    plus the scheduled messages due in the recent past), whatever the number held)."""
+    return held.held(connection, now)
+
+
+def fold_held(connection: Connection) -> None:
+    """Tidy the log behind :func:`scheduled_count` (an idle pass's one write, when due)."""
+    held.fold_when_long(connection)
+
+
+def anything_due(connection: Connection, *, now: datetime, until: datetime) -> bool:
+    """Whether :func:`claim_due` could find anything by ``until``: a planned message due
+    (its retry time come), or a handoff whose lease ran out. Two index ranges that read
+    only due rows (and the few handoffs in flight): an idle pass stops here."""
+    # In index order with a limit, not EXISTS: PostgreSQL's planner, expecting due rows
+    # among the planned ones, would otherwise read the whole table looking for one.
+    planned = (
+        select(m.id)
+        .where(
+            m.state == S.PLANNED.value,
+            m.due_at <= until,
+            or_(m.next_attempt_at.is_(None), m.next_attempt_at <= now),
+        )
+        .order_by(m.state, m.due_at)
+        .limit(1)
+        .scalar_subquery()
     )
-    return int(connection.execute(select(func.count()).where(held)).scalar_one())
+    stale = (
+        select(m.id)
+        .where(m.state == S.HANDING_OFF.value, m.lease_expires_at < now)
+        .order_by(m.state, m.due_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = connection.execute(select(planned, stale)).one()
+    return found[0] is not None or found[1] is not None
 
 
 def _claim(

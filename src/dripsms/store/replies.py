@@ -200,18 +200,36 @@ def unclosed(
     the questions among them, and (message id, enrollment id) of the rest (steps that ask
     nothing).
 
-    ``due_by`` bounds the due times looked at (through the state and due-time index): no
-    message due later than the provider window's earliest ``SendAt`` at ``at`` has gone
-    out, so the messages Twilio holds for later cost nothing here.
+    ``due_by`` bounds the due times looked at: no message due later than the provider
+    window's earliest ``SendAt`` at ``at`` has gone out, so the messages Twilio holds for
+    later cost nothing here; and closed windows are not in the partial index
+    ``ix_messages_kind_state_due_at`` (``no_reply_handled_at IS NULL``), so the windows
+    closed long ago cost nothing either.
+
+    The page's ids come first, from ``messages`` alone; the joins follow for those ids only.
+    One query joining everything lets PostgreSQL's planner, which cannot tell that the
+    closed windows of the past are not among the rows, hash whole tables (every enrollment
+    and contact) on every pass.
     """
-    query = _asked(
-        m.due_at <= due_by,
-        m.no_reply_handled_at.is_(None),
-        # a message Twilio holds until a future SendAt has not gone out yet
-        or_(m.state != S.SCHEDULED.value, m.send_at <= at, m.send_at.is_(None)),
-        at >= OPENED_AT,
-        limit=limit,
-    ).offset(offset)
+    page = (
+        select(m.id)
+        .where(
+            m.kind == MessageKind.STEP.value,
+            m.state.in_([s.value for s in QUESTION_STATES]),
+            m.due_at <= due_by,
+            m.no_reply_handled_at.is_(None),
+            # a message Twilio holds until a future SendAt has not gone out yet
+            or_(m.state != S.SCHEDULED.value, m.send_at <= at, m.send_at.is_(None)),
+            at >= OPENED_AT,
+        )
+        .order_by(OPENED_AT, m.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    ids = list(connection.execute(page).scalars())
+    if not ids:
+        return [], []
+    query = _asked(m.id.in_(ids))
     questions: list[Question] = []
     others: list[tuple[int, int]] = []
     for row in connection.execute(query):

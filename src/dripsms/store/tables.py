@@ -68,6 +68,8 @@ enrollments = Table(
     # Paused from the console: its steps are not handed off until it is resumed.
     Column("paused_at", UTCDateTime),
     Index("ix_enrollments_contact_id", "contact_id"),
+    # The rolling completion scan: active enrollments in id order, not the completed between.
+    Index("ix_enrollments_state_id", "state", "id"),
     # The few paused enrollments, found without a scan by every claim of due messages.
     Index(
         "ix_enrollments_paused_at",
@@ -118,12 +120,33 @@ messages = Table(
     Index("ix_messages_state_due_at", "state", "due_at"),
     # Cancel requests are few among many scheduled messages: find them without a scan.
     Index(
-        "ix_messages_cancel_requested_at",
+        "ix_messages_state_cancel_requested_at",
+        "state",
         "cancel_requested_at",
         sqlite_where=text("cancel_requested_at IS NOT NULL"),
         postgresql_where=text("cancel_requested_at IS NOT NULL"),
     ),
+    # Reply windows not closed yet: the closed ones of the past are not read again.
+    Index(
+        "ix_messages_kind_state_due_at",
+        "kind",
+        "state",
+        "due_at",
+        sqlite_where=text("no_reply_handled_at IS NULL"),
+        postgresql_where=text("no_reply_handled_at IS NULL"),
+    ),
 )
+
+message_counts = Table(
+    "message_counts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scheduled", Integer, nullable=False),
+    Column("handing_off", Integer, nullable=False),
+)
+"""How many messages are ``scheduled`` and ``handing_off``: the sums of these rows. Triggers
+on ``messages`` (migration 0004) append a row per change; ``dripsms.store.held`` reads and
+folds them."""
 
 replies = Table(
     "replies",
