@@ -103,6 +103,7 @@ class Runtime:
                 account_sid=SANDBOX_ACCOUNT_SID,
                 auth_token=self._sandbox_auth_token or SANDBOX_AUTH_TOKEN,
                 api_base=self.sandbox_url, timeout=s.request_timeout,
+                pool_size=s.concurrency,
             )  # fmt: skip
         assert s.twilio_account_sid is not None  # Settings refuse an incomplete set
         return TwilioProvider(
@@ -112,6 +113,7 @@ class Runtime:
             api_secret=s.twilio_api_secret.get_secret_value() if s.twilio_api_secret else None,
             api_base=s.twilio_api_base,
             timeout=s.request_timeout,
+            pool_size=s.concurrency,
         )
 
     @property
