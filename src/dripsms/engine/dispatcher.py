@@ -48,7 +48,7 @@ from dripsms.provider.base import (
 )
 from dripsms.store import messages as stored_messages
 from dripsms.store import outbox
-from dripsms.store.handoffs import Answer, record_answers
+from dripsms.store.handoffs import Answer, Intent, record_answers, record_intents
 
 if TYPE_CHECKING:
     from dripsms.settings import Settings
@@ -233,6 +233,7 @@ class Dispatcher:
     ) -> tuple[list[Create], list[outbox.Claimed]]:
         """The creates to make, and the stale handoffs to reconcile (outside any transaction)."""
         creates: list[Create] = []
+        planned: list[Create] = []
         stale: list[outbox.Claimed] = []
         with self.engine.begin() as connection:
             replies = outbox.replies_of(connection, (c.enrollment_id for c in claimed))
@@ -251,17 +252,18 @@ class Dispatcher:
                 if isinstance(plan, Settle):
                     self._settle(connection, plan, now, report)
                     continue
-                recorded = outbox.move(
-                    connection, message.id, fence=message.fence, source=S.HANDING_OFF,
-                    target=S.HANDING_OFF, now=now, cause="handoff_started",
-                    detail={"send_at": plan.send_at.isoformat() if plan.send_at else None},
-                    body=plan.body, send_at=plan.send_at, attempt_started_at=now,
-                    attempts=message.attempts + 1, error_code=None, error_message=None,
-                )  # fmt: skip
-                if recorded:
-                    creates.append(plan)
-                else:
-                    self._count(report, "lost_lease")
+                planned.append(plan)
+            # The intent of every create, before any of them is made.
+            intents = [
+                Intent(p.message.id, p.message.fence, p.body, p.send_at, p.message.attempts + 1)
+                for p in planned
+            ]
+            recorded = record_intents(connection, intents, now)
+        for plan in planned:
+            if plan.message.id in recorded:
+                creates.append(plan)
+            else:
+                self._count(report, "lost_lease")
         return creates, stale
 
     def _settle(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from dripsms.store.handoffs import Answer
 
 RECORD_LIMIT = 100
 """Most answers one recording transaction writes."""
+RECORD_LINGER = 0.005
+"""Seconds the recorder waits for more answers after the first of a batch: a few
+milliseconds later, many answers share one commit (one fsync on SQLite)."""
 
 Job = Callable[[], None]
 
@@ -108,9 +112,13 @@ class AnswerRecorder:
         pool: Executor,
         record: Callable[[Sequence[Answered]], None],
         limit: int = RECORD_LIMIT,
+        linger: float = RECORD_LINGER,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._record = record
         self._limit = limit
+        self._linger = linger
+        self._monotonic = monotonic
         self._answers: queue.Queue[Answered | None] = queue.Queue()
         self.error: BaseException | None = None
         self._running = pool.submit(self._work)
@@ -126,9 +134,10 @@ class AnswerRecorder:
             if first is None:
                 return
             batch = [first]
+            deadline = self._monotonic() + self._linger
             while len(batch) < self._limit:
                 try:
-                    item = self._answers.get_nowait()
+                    item = self._answers.get(timeout=max(0.0, deadline - self._monotonic()))
                 except queue.Empty:
                     break
                 if item is None:

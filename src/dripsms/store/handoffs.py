@@ -37,6 +37,75 @@ _RECORD = (
 )
 """One fenced row; built once, run once per answer in the batch's transaction."""
 
+_INTEND = (
+    update(messages)
+    .where(
+        m.id == bindparam("b_id"),
+        m.fence == bindparam("b_fence"),
+        m.state == S.HANDING_OFF.value,
+    )
+    .values(
+        body=bindparam("b_body"),
+        send_at=bindparam("b_send_at"),
+        attempt_started_at=bindparam("b_now"),
+        attempts=bindparam("b_attempts"),
+        updated_at=bindparam("b_now"),
+        error_code=None,
+        error_message=None,
+    )
+    .returning(m.id)
+)
+"""One claimed row's intent, fenced; built once."""
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """What is about to be created for one claimed message: recorded before the call."""
+
+    message_id: int
+    fence: int
+    body: str
+    send_at: datetime | None
+    attempts: int
+
+
+def record_intents(connection: Connection, intents: Sequence[Intent], now: datetime) -> set[int]:
+    """Record each message's rendered body, SendAt and attempt (``now``) before its create,
+    fenced, with a ``handoff_started`` event each; in the caller's transaction. Returns the
+    ids recorded (the others lost their claim: they must not be created)."""
+    recorded: set[int] = set()
+    for intent in intents:
+        row = connection.execute(
+            _INTEND,
+            {
+                "b_id": intent.message_id,
+                "b_fence": intent.fence,
+                "b_body": intent.body,
+                "b_send_at": intent.send_at,
+                "b_attempts": intent.attempts,
+                "b_now": now,
+            },
+        ).first()
+        if row is not None:
+            recorded.add(intent.message_id)
+    record(
+        connection,
+        (
+            event_row(
+                now,
+                "message",
+                "handoff_started",
+                message_id=i.message_id,
+                from_state=S.HANDING_OFF.value,
+                to_state=S.HANDING_OFF.value,
+                detail={"send_at": i.send_at.isoformat() if i.send_at else None},
+            )
+            for i in intents
+            if i.message_id in recorded
+        ),
+    )
+    return recorded
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:
