@@ -798,15 +798,16 @@ def report(
         "A pool of `concurrency` threads for the tick's time is `concurrency x tick` "
         "slot-seconds; *slot time per create* = that / N (an ideal worker without a rate limit: "
         f"{LATENCY_MS} ms). It splits into the create's *round trip* (as the caller sees it: "
-        f"{LATENCY_MS} ms, HTTP, the SDK, the sandbox), the *recording* of each answer (the "
-        "fenced commit in `_record_handoff`, in the worker thread, which holds its slot "
-        "meanwhile), the *pool idle* time (no create in flight at all: startup, `_claim` and "
-        "`_prepare` of each batch, which run with the pool idle, the last answers) shared "
-        "over the creates, and the *rest* by difference (waiting for tokens, the ramp-down "
-        "at the end of each batch of 200 while the pool waits for its slowest create, thread "
-        "scheduling). achieved = in flight / round trip = concurrency / slot time. "
-        "*Connections*: TCP connections urllib3 opened (`requests` keeps 10 per host, so when "
-        "more than 10 go idle at once, at the end of a batch, the extra ones are closed).",
+        f"{LATENCY_MS} ms, HTTP, the SDK, the sandbox), the *recording* of the answers "
+        "(`_record_answers`: batched, fenced transactions on the recorder's thread, which "
+        "hold no slot; their time per create, for scale), the *pool idle* time (no create "
+        "in flight at all: startup and the first claim, the last answers) shared over the "
+        "creates, and the *rest* by difference (waiting for tokens, thread scheduling). "
+        "*Claim + prepare* runs while the calls of the batch before are in flight: the next "
+        "batch is claimed once at most 2 x concurrency prepared creates wait for a slot. "
+        "achieved = in flight / round trip = concurrency / slot time. *Connections*: TCP "
+        "connections urllib3 opened (the dispatcher's pool keeps `concurrency` per host; "
+        "the bare loop's `requests` keeps 10, and closes the extra ones when more go idle).",
         "",
     ]
     rows = []
@@ -826,6 +827,7 @@ def report(
                 *(f"{x * 1e3:.1f}" for x in ms),
                 f"{r.idle:.2f} s ({r.idle / r.seconds:.0%})",
                 f"{r.claim_prepare:.2f}" if r.kind == "dripsms" else "",
+                f"{statistics.fmean(r.recorded):.1f}" if r.recorded else "",
                 str(r.connections),
             ]
         )
@@ -842,6 +844,7 @@ def report(
             "rest ms",
             "pool idle (share of tick)",
             "claim + prepare s",
+            "answers per commit",
             "connections",
         ],
         rows,
