@@ -3,7 +3,9 @@
 One pass (:meth:`Dispatcher.tick`) is: cancel at Twilio what must no longer go out; then,
 batch by batch, claim due messages (with a lease and a fence), decide each one, record
 the intent (rendered body, SendAt, attempt time) *before* calling Twilio, call Twilio
-with bounded concurrency under a rate limit, and record each answer fenced.
+with bounded concurrency under a rate limit, and record each answer fenced. The next
+batch is claimed while the calls of the current one run, and answers are recorded in
+batches on their own thread (:mod:`dripsms.engine.handoff`): the slots stay busy.
 
 Exactly once: a create whose outcome is unknown (a timeout, a 5xx, a reset, a crash
 between the call and the commit) is never retried blindly. It is reconciled first: the
