@@ -159,3 +159,84 @@ def test_answers_not_yet_recorded_when_the_worker_dies_are_adopted_exactly_once(
         assert causes["reconciled"] == made, causes  # each create of the dead worker, adopted
         sandbox = world.sandbox
         assert_exactly_once(world.engine, sandbox.messages(), sandbox.creates, total)
+
+
+class StopsAfterFirstCreate:
+    """The real provider; after its first create, the worker is asked to stop."""
+
+    def __init__(self, provider: Any) -> None:
+        self.provider = provider
+        self.dispatcher: Dispatcher | None = None
+
+    def create(self, **kwargs: Any) -> Any:
+        handoff = self.provider.create(**kwargs)
+        assert self.dispatcher is not None
+        self.dispatcher.stopping.set()
+        return handoff
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.provider, name)
+
+
+def test_a_stop_mid_pass_claims_no_more_and_records_everything_claimed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "now.yaml").write_text(NOW_SEQUENCE)
+    url = engine.url.render_as_string(hide_password=False)
+    contacts = 40
+    with sandbox_world(
+        url, tmp_path, T0, public_url="http://127.0.0.1:9", rate_limit=100_000, concurrency=2,
+        batch_size=5,
+    ) as world:  # fmt: skip
+        requests = [
+            (i + 1, EnrollmentRequest("now", f"+1415555{i:04d}", attributes={"name": f"n{i}"}))
+            for i in range(contacts)
+        ]
+        assert len(world.runtime.enroller.enroll_batch(requests, now=T0).enrolled) == contacts
+        world.at(T0 + timedelta(minutes=1))
+        runtime = world.runtime
+        plain = runtime.dispatcher()
+        plain.close()
+        stopper = StopsAfterFirstCreate(runtime.provider)
+        dispatcher = Dispatcher(runtime.engine, stopper, runtime.library, plain.config)
+        stopper.dispatcher = dispatcher
+        batches: list[int] = []
+        dispatcher.progress = lambda: batches.append(recorded(world.engine))
+        try:
+            report = dispatcher.tick(world.now)
+        finally:
+            dispatcher.close()
+        assert 5 <= report.sent_now < contacts  # it stopped claiming
+        assert world.sandbox.creates == report.sent_now == recorded(world.engine)
+        with world.engine.connect() as connection:
+            states = Counter(connection.execute(select(messages.c.state)).scalars())
+        assert states == {"queued": report.sent_now, "planned": contacts - report.sent_now}
+        assert len(batches) == report.sent_now // 5  # progress after each batch claimed
+
+
+def test_progress_is_reported_after_each_batch_of_a_long_pass(
+    engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "now.yaml").write_text(NOW_SEQUENCE)
+    url = engine.url.render_as_string(hide_password=False)
+    contacts = 40
+    with sandbox_world(
+        url, tmp_path, T0, public_url="http://127.0.0.1:9", rate_limit=100_000, concurrency=2,
+        batch_size=5,
+    ) as world:  # fmt: skip
+        requests = [
+            (i + 1, EnrollmentRequest("now", f"+1415555{i:04d}", attributes={"name": f"n{i}"}))
+            for i in range(contacts)
+        ]
+        assert len(world.runtime.enroller.enroll_batch(requests, now=T0).enrolled) == contacts
+        world.at(T0 + timedelta(minutes=1))
+        dispatcher = world.runtime.dispatcher()
+        progress: list[int] = []
+        dispatcher.progress = lambda: progress.append(recorded(world.engine))
+        try:
+            report = dispatcher.tick(world.now)
+        finally:
+            dispatcher.close()
+        assert report.sent_now == contacts
+        assert len(progress) == contacts // 5
+        assert progress[-1] < contacts  # reported while the pass was still running
