@@ -18,12 +18,13 @@ from dripsms.engine.dispatcher import Dispatcher, DispatcherConfig
 from dripsms.engine.enrollment import Enroller
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.notifier import deliver_due
-from dripsms.engine.ratelimit import TokenBucket
+from dripsms.engine.ratelimit import RateLimited, TokenBucket
 from dripsms.engine.recovery import recover_replies
 from dripsms.engine.sandbox_session import SandboxSession
 from dripsms.engine.status_reconciliation import ReconcileConfig, StatusReconciler
 from dripsms.engine.supervisor import DispatcherHealth
 from dripsms.engine.timers import run_reply_timers
+from dripsms.provider.base import Provider
 from dripsms.provider.twilio import TwilioProvider
 from dripsms.sandbox import (
     DEFAULT_PORT,
@@ -103,6 +104,7 @@ class Runtime:
                 account_sid=SANDBOX_ACCOUNT_SID,
                 auth_token=self._sandbox_auth_token or SANDBOX_AUTH_TOKEN,
                 api_base=self.sandbox_url, timeout=s.request_timeout,
+                pool_size=s.concurrency,
             )  # fmt: skip
         assert s.twilio_account_sid is not None  # Settings refuse an incomplete set
         return TwilioProvider(
@@ -112,6 +114,7 @@ class Runtime:
             api_secret=s.twilio_api_secret.get_secret_value() if s.twilio_api_secret else None,
             api_base=s.twilio_api_base,
             timeout=s.request_timeout,
+            pool_size=s.concurrency,
         )
 
     @property
@@ -182,7 +185,7 @@ class Runtime:
         # One bucket for handoffs and status fetches: together never above the rate limit.
         bucket = TokenBucket(s.rate_limit)
         passes: list[Callable[[datetime], Mapping[str, int]]] = [
-            *self.timers(),
+            *self.timers(bucket),
             self.status_reconciler(bucket, config.window),
         ]
         return Dispatcher(
@@ -213,8 +216,12 @@ class Runtime:
             return list(self.settings.inbound_numbers)
         return [SANDBOX_FROM_NUMBER] if self.settings.uses_sandbox else []
 
-    def timers(self) -> list[Callable[[datetime], dict[str, int]]]:
-        """What a dispatcher pass runs besides handoffs."""
+    def timers(
+        self, bucket: TokenBucket | None = None
+    ) -> list[Callable[[datetime], dict[str, int]]]:
+        """What a dispatcher pass runs besides handoffs (its Twilio calls take ``bucket``'s
+        tokens, when given: the dispatcher's, so that together they keep the rate limit)."""
+        provider: Provider = RateLimited(self.provider, bucket) if bucket else self.provider
 
         def reply_windows(now: datetime) -> dict[str, int]:
             lead = self.settings.min_lead + self.settings.window_margin
@@ -234,7 +241,7 @@ class Runtime:
                 return {}
             self._last_recovery = now
             count = recover_replies(
-                self.engine, self.provider, self.conversations, self.inbound_numbers, now=now
+                self.engine, provider, self.conversations, self.inbound_numbers, now=now
             )
             return {"recovered": count}
 

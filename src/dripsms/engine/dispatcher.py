@@ -3,7 +3,9 @@
 One pass (:meth:`Dispatcher.tick`) is: cancel at Twilio what must no longer go out; then,
 batch by batch, claim due messages (with a lease and a fence), decide each one, record
 the intent (rendered body, SendAt, attempt time) *before* calling Twilio, call Twilio
-with bounded concurrency under a rate limit, and record each answer fenced.
+with bounded concurrency under a rate limit, and record each answer fenced. The next
+batch is claimed while the calls of the current one run, and answers are recorded in
+batches on their own thread (:mod:`dripsms.engine.handoff`): the slots stay busy.
 
 Exactly once: a create whose outcome is unknown (a timeout, a 5xx, a reset, a crash
 between the call and the commit) is never retried blindly. It is reconciled first: the
@@ -32,6 +34,7 @@ from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.states import TWILIO_STATUSES, MessageState, advance
 from dripsms.engine.callbacks import status_callback_url
 from dripsms.engine.config import config_from
+from dripsms.engine.handoff import Answered, AnswerRecorder, Slots
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.outcomes import TickReport
 from dripsms.engine.preparation import Create, Settle, backoff, prepare_handoff, settled
@@ -47,6 +50,7 @@ from dripsms.provider.base import (
 )
 from dripsms.store import messages as stored_messages
 from dripsms.store import outbox
+from dripsms.store.handoffs import Answer, Intent, record_answers, record_intents
 
 if TYPE_CHECKING:
     from dripsms.settings import Settings
@@ -121,13 +125,25 @@ class Dispatcher:
         self.jitter = jitter
         self.monotonic = monotonic
         self._pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="dripsms-call")
+        self._recording = ThreadPoolExecutor(1, thread_name_prefix="dripsms-record")
         self._report_lock = threading.Lock()
         self.progress: Callable[[], None] = lambda: None
         """Called after each batch of a pass (the supervisor: a long pass is alive)."""
 
+    @property
+    def backlog(self) -> int:
+        """The next batch is claimed once at most this many prepared creates wait for a slot:
+        two rounds of calls, enough to cover claiming and preparing it."""
+        return 2 * self.config.concurrency
+
     def close(self) -> None:
         """Wait for calls in flight, then release the threads."""
         self._pool.shutdown(wait=True)
+        self._recording.shutdown(wait=True)
+
+    def _count(self, report: TickReport, counter: str, count: int = 1) -> None:
+        with self._report_lock:
+            report.add(counter, count)
 
     def tick(self, now: datetime) -> TickReport:
         """One pass at ``now``: cancel, then hand off everything due, batch by batch.
@@ -143,25 +159,53 @@ class Dispatcher:
             for name, count in run_pass(now).items():
                 report.add(name, count)
         self._release_blocked(now, report)
-        for _ in range(100_000):  # a bound, not a goal: each batch claims only due work
-            if self.stopping.is_set():
-                break  # a worker asked to stop: finish the batch in flight, claim no more
-            claimed_at = self.monotonic()
-            claimed = self._claim(now, timedelta(seconds=claimed_at - started))
-            if not claimed:
-                break
-            creates, stale = self._prepare(claimed, now, report)
-            # Reconciling lists messages at Twilio: never inside a transaction (on SQLite
-            # it would hold the write lock over HTTP calls, and lock out its own reads).
-            list(self._pool.map(lambda m: self._reconcile_stale(m, now, report), stale))
-            hand_off = partial(
-                self._hand_off, now=now, report=report, started=started, claimed_at=claimed_at
-            )
-            list(self._pool.map(hand_off, creates))
-            self.progress()
-            if len(claimed) < self.config.batch_size:
-                break
+        self._hand_off_due(now, report, started)
         return report
+
+    def _hand_off_due(self, now: datetime, report: TickReport, started: float) -> None:
+        """Claim, prepare and queue batch after batch while the slots call Twilio.
+
+        The next batch is claimed once no more than :attr:`backlog` creates of the current
+        one wait for a slot: claims stay just ahead of the calls, and each claimed message
+        waits little (its lease counts from its claim).
+        """
+        slots: Slots | None = None
+        recorder: AnswerRecorder | None = None
+        try:
+            for _ in range(100_000):  # a bound, not a goal: each batch claims only due work
+                if self.stopping.is_set():
+                    break  # a worker asked to stop: finish what is claimed, claim no more
+                if (slots and slots.failed.is_set()) or (recorder and recorder.error):
+                    break  # finish() raises it
+                claimed_at = self.monotonic()
+                claimed = self._claim(now, timedelta(seconds=claimed_at - started))
+                if not claimed:
+                    break
+                creates, stale = self._prepare(claimed, now, report)
+                if slots is None or recorder is None:
+                    slots = Slots(self._pool, self.config.concurrency)
+                    recorder = AnswerRecorder(
+                        self._recording, partial(self._record_answers, now=now, report=report)
+                    )
+                # Reconciling lists messages at Twilio: never inside a transaction (on
+                # SQLite it would hold the write lock over HTTP calls, and lock out reads).
+                for message in stale:
+                    slots.put(partial(self._reconcile_stale, message, now, report))
+                for create in creates:
+                    slots.put(
+                        partial(self._hand_off, create, now, report, started, claimed_at, recorder)
+                    )
+                self.progress()
+                if len(claimed) < self.config.batch_size:
+                    break
+                slots.drain_to(self.backlog)
+        finally:
+            # Whatever happened above, what was claimed is finished and recorded.
+            if slots is not None and recorder is not None:
+                try:
+                    slots.finish()
+                finally:
+                    recorder.finish()
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -194,6 +238,7 @@ class Dispatcher:
     ) -> tuple[list[Create], list[outbox.Claimed]]:
         """The creates to make, and the stale handoffs to reconcile (outside any transaction)."""
         creates: list[Create] = []
+        planned: list[Create] = []
         stale: list[outbox.Claimed] = []
         with self.engine.begin() as connection:
             replies = outbox.replies_of(connection, (c.enrollment_id for c in claimed))
@@ -212,17 +257,18 @@ class Dispatcher:
                 if isinstance(plan, Settle):
                     self._settle(connection, plan, now, report)
                     continue
-                recorded = outbox.move(
-                    connection, message.id, fence=message.fence, source=S.HANDING_OFF,
-                    target=S.HANDING_OFF, now=now, cause="handoff_started",
-                    detail={"send_at": plan.send_at.isoformat() if plan.send_at else None},
-                    body=plan.body, send_at=plan.send_at, attempt_started_at=now,
-                    attempts=message.attempts + 1, error_code=None, error_message=None,
-                )  # fmt: skip
-                if recorded:
-                    creates.append(plan)
-                else:
-                    report.add("lost_lease")
+                planned.append(plan)
+            # The intent of every create, before any of them is made.
+            intents = [
+                Intent(p.message.id, p.message.fence, p.body, p.send_at, p.message.attempts + 1)
+                for p in planned
+            ]
+            recorded = record_intents(connection, intents, now)
+        for plan in planned:
+            if plan.message.id in recorded:
+                creates.append(plan)
+            else:
+                self._count(report, "lost_lease")
         return creates, stale
 
     def _settle(
@@ -232,7 +278,7 @@ class Dispatcher:
             connection, plan.message.id, fence=plan.message.fence, source=S.HANDING_OFF,
             target=plan.target, now=now, cause=plan.cause, **plan.values,
         )  # fmt: skip
-        report.add(plan.counter if moved else "lost_lease")
+        self._count(report, plan.counter if moved else "lost_lease")
         if moved and plan.target is S.EXPIRED:
             log.warning(
                 "message expired: missed by more than max_delay",
@@ -243,9 +289,19 @@ class Dispatcher:
     # -- calling Twilio -------------------------------------------------------------------
 
     def _hand_off(
-        self, create: Create, now: datetime, report: TickReport, started: float, claimed_at: float
+        self,
+        create: Create,
+        now: datetime,
+        report: TickReport,
+        started: float,
+        claimed_at: float,
+        recorder: AnswerRecorder | None = None,
     ) -> None:
         message = create.message
+        if recorder is not None and recorder.error is not None:
+            # Answers cannot be recorded: make no more calls. The row stays handing_off
+            # with its intent, and is reconciled once its lease runs out.
+            return
         self.bucket.acquire()
         if self.monotonic() - claimed_at > self.config.lease.total_seconds() / 2:
             # Too late to start a call whose outcome must be recorded within the lease: a
@@ -270,7 +326,29 @@ class Dispatcher:
             self._failed_call(create, error, now, report, late)
             return
         counter = "scheduled" if create.send_at is not None else "sent_now"
-        self._record_handoff(message, handoff.sid, handoff.status, now, report, counter)
+        if recorder is None:
+            self._record_handoff(message, handoff.sid, handoff.status, now, report, counter)
+            return
+        target = advance(S.HANDING_OFF, TWILIO_STATUSES.get(handoff.status, S.QUEUED))
+        answer = Answer(message.id, message.fence, handoff.sid, handoff.status, target)
+        recorder.add(Answered(answer, counter))
+
+    def _record_answers(
+        self, batch: Sequence[Answered], *, now: datetime, report: TickReport
+    ) -> None:
+        """Record a batch of answers in one transaction, each row fenced."""
+        with self.engine.begin() as connection:
+            moved = record_answers(connection, [a.answer for a in batch], now)
+        with self._report_lock:
+            for answered in batch:
+                moved_now = answered.answer.message_id in moved
+                report.add(answered.counter if moved_now else "lost_lease")
+        for answered in batch:
+            if answered.answer.message_id not in moved:
+                log.warning(
+                    "handoff recorded too late: another dispatcher owns the message",
+                    extra={"action": "lost_lease", "message_id": answered.answer.message_id},
+                )
 
     def _record_handoff(
         self,
@@ -471,19 +549,31 @@ class Dispatcher:
     def _cancel_requested(self, now: datetime, report: TickReport) -> None:
         with self.engine.connect() as connection:
             pending = outbox.cancel_requests(connection, limit=10_000)
-        for message_id, sid, _ in pending:
-            self.bucket.acquire()
-            try:
-                status = self.provider.cancel(sid)
-            except ProviderError as error:
-                if error.code != NOT_CANCELABLE:
-                    log.info("cancel failed; will retry", extra={"message_id": message_id})
-                    continue
-                status = self._status_of(sid)
-                report.add("cancel_too_late")
-            self._apply_status(message_id, status, now, report)
+        if not pending:
+            return
+        # The same slots and rate limit as the creates; all done before anything is claimed
+        # (a cancel frees a scheduling slot at Twilio).
+        slots = Slots(self._pool, self.config.concurrency)
+        try:
+            for message_id, sid, _ in pending:
+                slots.put(partial(self._cancel, message_id, sid, now, report))
+        finally:
+            slots.finish()
+
+    def _cancel(self, message_id: int, sid: str, now: datetime, report: TickReport) -> None:
+        self.bucket.acquire()
+        try:
+            status = self.provider.cancel(sid)
+        except ProviderError as error:
+            if error.code != NOT_CANCELABLE:
+                log.info("cancel failed; will retry", extra={"message_id": message_id})
+                return
+            status = self._status_of(sid)
+            self._count(report, "cancel_too_late")
+        self._apply_status(message_id, status, now, report)
 
     def _status_of(self, sid: str) -> str:
+        self.bucket.acquire()
         try:
             return self.provider.fetch(sid).status
         except ProviderError:
@@ -504,4 +594,4 @@ class Dispatcher:
         # Twilio's answer is what counts: its "canceled" callback may have been recorded
         # before this answer, so the row can be canceled already and ``moved`` false.
         if target is S.CANCELED:
-            report.add("canceled")
+            self._count(report, "canceled")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -39,11 +40,20 @@ def format_send_at(instant: datetime) -> str:
 
 
 class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK ships no types
-    """The SDK's client, remembering each thread's last response (for ``Retry-After``)."""
+    """The SDK's client, remembering each thread's last response (for ``Retry-After``).
 
-    def __init__(self, timeout: float) -> None:
+    Its connection pool keeps ``pool_size`` connections to a host (``requests`` keeps 10,
+    and the SDK at most 32 for https): as many as the calls in flight, so none is closed
+    and opened again between calls. It never retries (``max_retries=0``): a create is not
+    repeated blindly (see docs/exactly-once.md).
+    """
+
+    def __init__(self, timeout: float, pool_size: int = 10) -> None:
         super().__init__(timeout=timeout, logger=_HTTP_LOG)
         self._local = threading.local()
+        for prefix in ("https://", "http://"):
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+            self.session.mount(prefix, adapter)
 
     def request(self, *args: Any, **kwargs: Any) -> Response:
         """Make the request; keep the response for this thread.
@@ -87,8 +97,9 @@ class TwilioProvider:
         api_secret: str | None = None,
         api_base: str = "https://api.twilio.com",
         timeout: float = 15.0,
+        pool_size: int = 10,
     ) -> None:
-        self._http = _HttpClient(timeout)
+        self._http = _HttpClient(timeout, pool_size)
         if api_key and api_secret:
             self._client = Client(api_key, api_secret, account_sid, http_client=self._http)
         else:
