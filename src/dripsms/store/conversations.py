@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from dripsms.core.states import MessageKind, MessageState
 from dripsms.store.messages import add_step
@@ -40,10 +40,9 @@ class EnrollmentFacts:
     phone: str
 
 
-def enrollment_facts(connection: Connection, enrollment_id: int) -> EnrollmentFacts:
-    """The enrollment's attributes and its contact's (for a template context)."""
+def _facts_query() -> Any:
     e, c = enrollments.c, contacts.c
-    row = connection.execute(
+    return (
         select(
             e.attributes,
             e.external_id,
@@ -53,8 +52,17 @@ def enrollment_facts(connection: Connection, enrollment_id: int) -> EnrollmentFa
             c.attributes.label("contact_attributes"),
         )
         .join(contacts, c.id == e.contact_id)
-        .where(e.id == enrollment_id)
-    ).one()
+        .where(e.id == bindparam("enrollment_id"))
+    )
+
+
+_FACTS = _facts_query()
+"""Built once: every matched reply's templates read it."""
+
+
+def enrollment_facts(connection: Connection, enrollment_id: int) -> EnrollmentFacts:
+    """The enrollment's attributes and its contact's (for a template context)."""
+    row = connection.execute(_FACTS, {"enrollment_id": enrollment_id}).one()
     return EnrollmentFacts(
         dict(row.attributes), dict(row.contact_attributes), row.external_id,
         row.enrolled_at, row.timezone, row.phone,

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -11,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from dripsms.errors import Misconfigured
 
@@ -33,7 +39,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     # FULL: a committed handoff survives a power cut (the exactly-once record).
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_MS}")
     cursor.close()
 
 
@@ -61,6 +67,71 @@ so it answers while another process holds one (``/healthz`` during a long import
 def _begin_immediate(connection: Connection) -> None:
     if not connection.get_execution_options().get("dripsms_read_only"):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+T = TypeVar("T")
+WRITE_ATTEMPTS = 3
+"""Tries of one write transaction that SQLite refused as locked (another process held the
+lock past :data:`WRITE_BUSY_MS`) before the error is raised."""
+WRITE_BUSY_MS = 4000
+"""How long one try waits for SQLite's lock held by another process: all tries together
+stay well inside the 15 s Twilio waits for a webhook's answer."""
+BUSY_MS = 10000
+"""How long any other statement waits for SQLite's lock (``PRAGMA busy_timeout``)."""
+_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_writers_guard = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.Lock:
+    with _writers_guard:
+        lock = _writers.get(engine)
+        if lock is None:
+            lock = _writers[engine] = threading.Lock()
+        return lock
+
+
+def _locked(error: OperationalError) -> bool:
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def write(
+    engine: Engine,
+    work: Callable[[Connection], T],
+    *,
+    attempts: int = WRITE_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+    jitter: Callable[[], float] = random.random,
+) -> T:
+    """``work`` in one write transaction, committed; what it returned.
+
+    On SQLite the threads of this process queue for the one write lock here, first come
+    first served, instead of polling SQLite's lock (its busy handler sleeps up to 100 ms
+    between tries, so under load writers wait on each other for seconds). A transaction
+    another process kept locked past ``busy_timeout`` is run again, at most ``attempts``
+    times with a short jittered pause: ``work`` must be safe to run again (it re-reads
+    what it decides on). PostgreSQL runs ``work`` as it comes: its rows lock one by one.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            return work(connection)
+    lock = _writer_lock(engine)
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.connect() as connection, lock:
+                raw = connection.connection.driver_connection
+                assert raw is not None
+                raw.execute(f"PRAGMA busy_timeout={WRITE_BUSY_MS}")
+                try:
+                    with connection.begin():
+                        return work(connection)
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+        except OperationalError as error:
+            if attempt == attempts or not _locked(error):
+                raise
+        sleep(0.01 * attempt * (0.5 + jitter()))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _alembic_config(engine: Engine) -> Config:

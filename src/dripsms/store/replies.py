@@ -23,6 +23,7 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
+    bindparam,
     exists,
     func,
     insert,
@@ -147,9 +148,11 @@ def _question(row: Any, sequence: Sequence, step: Step) -> Question:
     )  # fmt: skip
 
 
-def _questions(connection: Connection, pinned: Pinned, query: Select[Any]) -> list[Question]:
+def _questions(
+    connection: Connection, pinned: Pinned, query: Select[Any], values: dict[str, Any]
+) -> list[Question]:
     found = []
-    for row in connection.execute(query):
+    for row in connection.execute(query, values):
         sequence = pinned(row.digest, row.text, row.key)
         step = sequence.step(row.step_id)
         if step.expect_reply is not None and row.opened_at is not None:
@@ -157,20 +160,18 @@ def _questions(connection: Connection, pinned: Pinned, query: Select[Any]) -> li
     return found
 
 
+_OF_PHONE = _asked(
+    contacts.c.phone == bindparam("phone"),
+    enrollments.c.state.in_([EnrollmentState.ACTIVE.value, EnrollmentState.COMPLETED.value]),
+)
+"""Built once: an inbound text runs it with its sender's phone."""
+
+
 def questions_of(connection: Connection, pinned: Pinned, *, phone: str) -> list[Question]:
     """Every question of ``phone``'s active and completed enrollments, oldest first (for
     matching: a completed enrollment's questions are all closed, but a text after its
     last answer is still that answer's follow-up)."""
-    return _questions(
-        connection,
-        pinned,
-        _asked(
-            contacts.c.phone == phone,
-            enrollments.c.state.in_(
-                [EnrollmentState.ACTIVE.value, EnrollmentState.COMPLETED.value]
-            ),
-        ),
-    )
+    return _questions(connection, pinned, _OF_PHONE, {"phone": phone})
 
 
 def open_questions(
@@ -247,14 +248,17 @@ def _put_cursor(connection: Connection, name: str, value: str, at: datetime) -> 
         connection.execute(insert(cursors).values(name=name, value=value, updated_at=at))
 
 
+_CLOSE = (
+    update(messages)
+    .where(m.id == bindparam("message_id"), m.no_reply_handled_at.is_(None))
+    .values(no_reply_handled_at=bindparam("at"))
+    .returning(m.id)
+)
+
+
 def close_question(connection: Connection, message_id: int, at: datetime) -> bool:
     """Close a question's window (answered once, given up, or elapsed); False if it was."""
-    closed = connection.execute(
-        update(messages)
-        .where(m.id == message_id, m.no_reply_handled_at.is_(None))
-        .values(no_reply_handled_at=at)
-        .returning(m.id)
-    ).first()
+    closed = connection.execute(_CLOSE, {"message_id": message_id, "at": at}).first()
     return closed is not None
 
 
@@ -283,7 +287,7 @@ def invalid_count(connection: Connection, enrollment_id: int, step_id: str) -> i
     )
 
 
-def _left_to_send(at: datetime) -> ColumnElement[bool]:
+def _left_to_send(at: Any) -> ColumnElement[bool]:
     """May still go out: not handed off yet, or held by Twilio until a SendAt to come.
 
     Handed to Twilio to go now (queued, sending, sent) is not "left to send": a status
@@ -304,6 +308,27 @@ def _window_pending() -> ColumnElement[bool]:
     )
 
 
+def _finished_query() -> Select[Any]:
+    e = enrollments.c
+    busy = exists().where(
+        m.enrollment_id == e.id, or_(_left_to_send(bindparam("at")), _window_pending())
+    )
+    return (
+        select(e.id)
+        .where(
+            e.id.in_(bindparam("ids", expanding=True)),
+            e.state == EnrollmentState.ACTIVE.value,
+            not_(busy),
+        )
+        .where(e.paused_at.is_(None))  # paused: what it held at Twilio is planned on resume
+        .order_by(e.id)
+    )
+
+
+_FINISHED = _finished_query()
+"""Built once: every reply asks it of its enrollment."""
+
+
 def finished_enrollments(
     connection: Connection, among: Iterable[int], *, at: datetime
 ) -> list[int]:
@@ -315,15 +340,7 @@ def finished_enrollments(
     ids = sorted(set(among))
     if not ids:
         return []
-    e = enrollments.c
-    busy = exists().where(m.enrollment_id == e.id, or_(_left_to_send(at), _window_pending()))
-    query = (
-        select(e.id)
-        .where(e.id.in_(ids), e.state == EnrollmentState.ACTIVE.value, not_(busy))
-        .where(e.paused_at.is_(None))  # paused: what it held at Twilio is planned on resume
-        .order_by(e.id)
-    )
-    return list(connection.execute(query).scalars())
+    return list(connection.execute(_FINISHED, {"ids": ids, "at": at}).scalars())
 
 
 def active_enrollments_after(connection: Connection, after_id: int, limit: int) -> list[int]:
@@ -341,12 +358,13 @@ def active_enrollments_after(connection: Connection, after_id: int, limit: int) 
 # -- inbound texts ----------------------------------------------------------------------
 
 
+_STORED = select(replies.c.id).where(replies.c.message_sid == bindparam("sid")).limit(1)
+_STORE = insert(replies)
+
+
 def reply_stored(connection: Connection, message_sid: str) -> bool:
     """Whether an inbound text with this SID was handled already."""
-    found = connection.execute(
-        select(replies.c.id).where(replies.c.message_sid == message_sid)
-    ).first()
-    return found is not None
+    return connection.execute(_STORED, {"sid": message_sid}).first() is not None
 
 
 def stored_sids(connection: Connection, message_sids: Iterable[str]) -> set[str]:
@@ -362,7 +380,7 @@ def store_reply(connection: Connection, **values: Any) -> None:
     """Keep an inbound text and what it became (``kind``: a :class:`ReplyKind`)."""
     kind = values["kind"]
     values["kind"] = kind.value if isinstance(kind, ReplyKind) else kind
-    connection.execute(insert(replies).values(**values))
+    connection.execute(_STORE, values)
 
 
 def load_cursor(connection: Connection, name: str) -> datetime | None:
