@@ -32,8 +32,6 @@ from dripsms.store.replies import Question, finished_enrollments
 
 log = logging.getLogger(__name__)
 S = MessageState
-PENDING = (S.PLANNED, S.SCHEDULED)
-"""Step messages a condition may still stop: planned here, or held by Twilio."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +300,7 @@ def recheck_conditions(
     if not any(step.when is not None for step in sequence.steps):
         return  # no condition to recheck: nothing to read
     events: list[dict[str, Any]] = []
-    for row in stored_messages.steps_of_enrollment(connection, enrollment_id, states=PENDING):
+    for row in store.pending_steps(connection, enrollment_id):
         step = sequence.step(row.step_id)
         if step.when is None:
             continue

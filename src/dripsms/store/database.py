@@ -6,9 +6,11 @@ import random
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -78,16 +80,39 @@ WRITE_BUSY_MS = 4000
 stay well inside the 15 s Twilio waits for a webhook's answer."""
 BUSY_MS = 10000
 """How long any other statement waits for SQLite's lock (``PRAGMA busy_timeout``)."""
-_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+WRITE_BATCH = 32
+"""At most this many queued writes share one SQLite transaction (and its fsync)."""
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One caller's write, queued."""
+
+    work: Callable[[Connection], Any]
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass(eq=False)
+class _Writers:
+    """One SQLite database's writers in this process: a queue, and whether a leader runs."""
+
+    turn: threading.Condition = field(default_factory=threading.Condition)
+    queue: deque[_Pending] = field(default_factory=deque)
+    busy: bool = False
+
+
+_writers: weakref.WeakKeyDictionary[Engine, _Writers] = weakref.WeakKeyDictionary()
 _writers_guard = threading.Lock()
 
 
-def _writer_lock(engine: Engine) -> threading.Lock:
+def _writers_of(engine: Engine) -> _Writers:
     with _writers_guard:
-        lock = _writers.get(engine)
-        if lock is None:
-            lock = _writers[engine] = threading.Lock()
-        return lock
+        found = _writers.get(engine)
+        if found is None:
+            found = _writers[engine] = _Writers()
+        return found
 
 
 def _locked(error: OperationalError) -> bool:
@@ -103,35 +128,95 @@ def write(
     sleep: Callable[[float], None] = time.sleep,
     jitter: Callable[[], float] = random.random,
 ) -> T:
-    """``work`` in one write transaction, committed; what it returned.
+    """``work`` in a committed write transaction; what it returned (or what it raised).
 
-    On SQLite the threads of this process queue for the one write lock here, first come
-    first served, instead of polling SQLite's lock (its busy handler sleeps up to 100 ms
-    between tries, so under load writers wait on each other for seconds). A transaction
-    another process kept locked past ``busy_timeout`` is run again, at most ``attempts``
-    times with a short jittered pause: ``work`` must be safe to run again (it re-reads
-    what it decides on). PostgreSQL runs ``work`` as it comes: its rows lock one by one.
+    On SQLite, the threads of this process queue here for the one write lock instead of
+    polling SQLite's (whose busy handler sleeps up to 100 ms between tries: under load,
+    writers waited on each other for seconds). Whoever finds no write running leads: it
+    runs the writes queued so far (up to :data:`WRITE_BATCH`) in ONE transaction, each in
+    its own savepoint (one that raises is undone alone, and its caller gets the error),
+    and commits them with one fsync; the others wait for their result. A transaction
+    another process kept locked past :data:`WRITE_BUSY_MS` is run again, at most
+    ``attempts`` times with a short jittered pause: ``work`` must be safe to run again
+    (it re-reads what it decides on). PostgreSQL runs ``work`` alone: its rows lock one
+    by one.
     """
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
             return work(connection)
-    lock = _writer_lock(engine)
-    for attempt in range(1, attempts + 1):
+    writers = _writers_of(engine)
+    pending = _Pending(work)
+    # The connection first (as a transaction of its own would): a leader has it at hand.
+    with engine.connect() as connection:
+        with writers.turn:
+            writers.queue.append(pending)
+            while writers.busy and not pending.done:
+                writers.turn.wait()
+            if pending.done:
+                return cast(T, _outcome(pending))
+            writers.busy = True
         try:
-            with engine.connect() as connection, lock:
-                raw = connection.connection.driver_connection
-                assert raw is not None
+            while not pending.done:
+                with writers.turn:
+                    size = min(WRITE_BATCH, len(writers.queue))
+                    batch = [writers.queue.popleft() for _ in range(size)]
+                _run_batch(connection, batch, attempts, sleep, jitter)
+                with writers.turn:
+                    writers.turn.notify_all()  # their results are in
+        finally:
+            with writers.turn:
+                writers.busy = False
+                writers.turn.notify_all()  # a waiting writer leads next
+    return cast(T, _outcome(pending))
+
+
+def _outcome(pending: _Pending) -> Any:
+    if pending.error is not None:
+        raise pending.error
+    return pending.result
+
+
+def _run_batch(
+    connection: Connection,
+    batch: list[_Pending],
+    attempts: int,
+    sleep: Callable[[float], None],
+    jitter: Callable[[], float],
+) -> None:
+    """Run ``batch`` in one transaction; every one of them ends done (a result or an error)."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    try:
+        for attempt in range(1, attempts + 1):
+            for pending in batch:
+                pending.result, pending.error = None, None
+            try:
                 raw.execute(f"PRAGMA busy_timeout={WRITE_BUSY_MS}")
-                try:
-                    with connection.begin():
-                        return work(connection)
-                finally:
-                    raw.execute(f"PRAGMA busy_timeout={BUSY_MS}")
-        except OperationalError as error:
-            if attempt == attempts or not _locked(error):
-                raise
-        sleep(0.01 * attempt * (0.5 + jitter()))
-    raise AssertionError("unreachable")  # pragma: no cover
+                with connection.begin():
+                    if len(batch) == 1:  # alone: what it raises undoes the transaction
+                        batch[0].result = batch[0].work(connection)
+                    else:
+                        for pending in batch:
+                            try:
+                                with connection.begin_nested():
+                                    pending.result = pending.work(connection)
+                            except Exception as error:  # undone alone; its caller gets it
+                                pending.error = error
+                return
+            except OperationalError as error:
+                if attempt == attempts or not _locked(error):
+                    raise
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+            sleep(0.01 * attempt * (0.5 + jitter()))
+    except BaseException as error:  # not committed: nobody's write holds
+        for pending in batch:
+            pending.result = None
+            if pending.error is None:
+                pending.error = error
+    finally:
+        for pending in batch:
+            pending.done = True
 
 
 def _alembic_config(engine: Engine) -> Config:
