@@ -125,6 +125,7 @@ def write(
     work: Callable[[Connection], T],
     *,
     attempts: int = WRITE_ATTEMPTS,
+    busy_ms: int = WRITE_BUSY_MS,
     sleep: Callable[[float], None] = time.sleep,
     jitter: Callable[[], float] = random.random,
 ) -> T:
@@ -137,7 +138,8 @@ def write(
     its own savepoint (one that raises is undone alone, and its caller gets the error),
     and commits them with one fsync; the others wait for their result. A transaction
     another process kept locked past :data:`WRITE_BUSY_MS` is run again, at most
-    ``attempts`` times with a short jittered pause: ``work`` must be safe to run again
+    ``attempts`` times (each waiting ``busy_ms`` for the lock) with a short jittered
+    pause: ``work`` must be safe to run again
     (it re-reads what it decides on). PostgreSQL runs ``work`` alone: its rows lock one
     by one.
     """
@@ -160,7 +162,7 @@ def write(
                 with writers.turn:
                     size = min(WRITE_BATCH, len(writers.queue))
                     batch = [writers.queue.popleft() for _ in range(size)]
-                _run_batch(connection, batch, attempts, sleep, jitter)
+                _run_batch(connection, batch, attempts, busy_ms, sleep, jitter)
                 with writers.turn:
                     writers.turn.notify_all()  # their results are in
         finally:
@@ -168,6 +170,13 @@ def write(
                 writers.busy = False
                 writers.turn.notify_all()  # a waiting writer leads next
     return cast(T, _outcome(pending))
+
+
+def pending_writes(engine: Engine) -> int:
+    """Writes of this process queued for SQLite's lock right now (0 on PostgreSQL)."""
+    writers = _writers_of(engine)
+    with writers.turn:
+        return len(writers.queue)
 
 
 def _outcome(pending: _Pending) -> Any:
@@ -180,6 +189,7 @@ def _run_batch(
     connection: Connection,
     batch: list[_Pending],
     attempts: int,
+    busy_ms: int,
     sleep: Callable[[float], None],
     jitter: Callable[[], float],
 ) -> None:
@@ -191,7 +201,7 @@ def _run_batch(
             for pending in batch:
                 pending.result, pending.error = None, None
             try:
-                raw.execute(f"PRAGMA busy_timeout={WRITE_BUSY_MS}")
+                raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
                 with connection.begin():
                     if len(batch) == 1:  # alone: what it raises undoes the transaction
                         batch[0].result = batch[0].work(connection)
