@@ -18,11 +18,11 @@ floor any Twilio webhook must pay. Targets: dripsms at least 0.5x the bare endpo
 closed-loop rate, p99 < 50 ms at an offered 200 req/s, zero 5xx, on SQLite and on
 PostgreSQL (``--postgres``: the throwaway server of ``scripts/test-postgres.sh``).
 
-Each database holds ``--patients`` enrolled patients of ``sequences/postop.yaml`` whose day-1
-pain question went out a minute before the run: every inbound reply comes from a different
-patient (matched: the rules run; a score of 7 or more sets an attribute, alerts the care
-team, queues the notify webhook and the staff text). After each run the database is checked:
-every answered reply stored exactly once.
+Each database holds enrolled patients of ``sequences/postop.yaml`` (one per reply sent)
+whose day-1 pain question went out a minute before the run: every inbound reply comes from
+a different patient (matched: the rules run; a score of 7 or more sets an attribute,
+alerts the care team, queues the notify webhook and the staff text). After each run the
+database is checked: every answered reply stored exactly once.
 
     .venv/bin/python bench/webhook_bench.py [--postgres URL|auto] [--rate 200] [--write]
 """
@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Request, Response
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import bindparam, create_engine, func, select, text, update
 from twilio.request_validator import RequestValidator
 
 from dripsms.clock import system_clock
@@ -198,22 +198,21 @@ def prepare(url: str, folder: Path, patients: int) -> World:
         asked = now - timedelta(minutes=1)
         m = messages.c
         with runtime.engine.begin() as connection:
+            ids = list(
+                connection.execute(select(m.id).where(m.step_id == "day1").order_by(m.id)).scalars()
+            )
             connection.execute(
                 update(messages)
-                .where(m.step_id == "day1")
+                .where(m.id == bindparam("mid"))
                 .values(
                     state="sent", send_at=asked, attempt_started_at=asked, sent_at=asked,
-                    sid=func.concat("SM", func.lpad(func.cast(m.id, text("TEXT")), 32, "0"))
-                    if runtime.engine.dialect.name == "postgresql"
-                    else "SM" + func.printf("%032d", m.id),
-                )
+                    sid=bindparam("new_sid"),
+                ),
+                [{"mid": i, "new_sid": f"SM{i:032d}"} for i in ids],
             )  # fmt: skip
-            rows = connection.execute(
-                select(m.id, m.sid).where(m.step_id == "day1").order_by(m.id)
-            ).all()
     finally:
         runtime.engine.dispose()
-    return World(url, folder, [row.id for row in rows])
+    return World(url, folder, ids)
 
 
 def stored(url: str) -> tuple[int, int, int]:
