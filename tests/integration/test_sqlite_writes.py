@@ -1,6 +1,6 @@
 """SQLite writes under load (:func:`dripsms.store.database.write`): the threads of one process
-queue for the write lock instead of polling SQLite's; queued writes share one transaction,
-each undone alone when it fails; a lock another process holds is waited for, then retried."""
+queue for the write lock instead of polling SQLite's; queued writes commit together,
+one that fails takes no other with it; a lock another process holds is waited for, then retried."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_threads_of_one_process_never_see_sqlite_locked(sqlite: Engine) -> None:
     assert len(phones(sqlite)) == 16 * 15
 
 
-def test_queued_writes_share_a_transaction_and_a_failing_one_is_undone_alone(
+def test_queued_writes_commit_together_and_one_that_fails_takes_no_other_with_it(
     sqlite: Engine,
 ) -> None:
     entered, queued = threading.Event(), threading.Event()

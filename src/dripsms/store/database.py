@@ -134,9 +134,9 @@ def write(
     On SQLite, the threads of this process queue here for the one write lock instead of
     polling SQLite's (whose busy handler sleeps up to 100 ms between tries: under load,
     writers waited on each other for seconds). Whoever finds no write running leads: it
-    runs the writes queued so far (up to :data:`WRITE_BATCH`) in ONE transaction, each in
-    its own savepoint (one that raises is undone alone, and its caller gets the error),
-    and commits them with one fsync; the others wait for their result. A transaction
+    runs the writes queued so far (up to :data:`WRITE_BATCH`) in ONE transaction and
+    commits them with one fsync; the others wait for their result. A write that raises
+    gets its error; the transaction is undone and the others run again without it. A transaction
     another process kept locked past :data:`WRITE_BUSY_MS` is run again, at most
     ``attempts`` times (each waiting ``busy_ms`` for the lock) with a short jittered
     pause: ``work`` must be safe to run again
@@ -193,34 +193,44 @@ def _run_batch(
     sleep: Callable[[float], None],
     jitter: Callable[[], float],
 ) -> None:
-    """Run ``batch`` in one transaction; every one of them ends done (a result or an error)."""
+    """Run ``batch`` in one transaction; every one of them ends done (a result or an error).
+
+    No savepoint per write (two statements more each): a write that raises undoes the
+    transaction and gets its error; the others run again, without it, in a new one.
+    """
     raw = connection.connection.driver_connection
     assert raw is not None
+    todo = list(batch)
+    locked = 0
     try:
-        for attempt in range(1, attempts + 1):
-            for pending in batch:
+        while todo:
+            current: _Pending | None = None
+            for pending in todo:
                 pending.result, pending.error = None, None
             try:
                 raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-                with connection.begin():
-                    if len(batch) == 1:  # alone: what it raises undoes the transaction
-                        batch[0].result = batch[0].work(connection)
-                    else:
-                        for pending in batch:
-                            try:
-                                with connection.begin_nested():
-                                    pending.result = pending.work(connection)
-                            except Exception as error:  # undone alone; its caller gets it
-                                pending.error = error
-                return
-            except OperationalError as error:
-                if attempt == attempts or not _locked(error):
-                    raise
-            finally:
-                raw.execute(f"PRAGMA busy_timeout={BUSY_MS}")
-            sleep(0.01 * attempt * (0.5 + jitter()))
-    except BaseException as error:  # not committed: nobody's write holds
-        for pending in batch:
+                try:
+                    with connection.begin():
+                        for pending in todo:
+                            current = pending
+                            pending.result = pending.work(connection)
+                        current = None
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+                todo = []  # committed
+            except Exception as error:
+                if isinstance(error, OperationalError) and _locked(error):
+                    locked += 1
+                    if locked >= attempts:
+                        raise
+                    sleep(0.01 * locked * (0.5 + jitter()))
+                elif current is None or len(todo) == 1:
+                    raise  # BEGIN or COMMIT failed, or the one write left: nothing holds
+                else:  # its caller gets the error; the others run again without it
+                    current.error = error
+                    todo.remove(current)
+    except BaseException as error:  # not committed: none of these writes holds
+        for pending in todo:
             pending.result = None
             if pending.error is None:
                 pending.error = error
