@@ -13,6 +13,7 @@ enrollment completion all ask these functions, so they never disagree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     not_,
     or_,
     select,
@@ -102,6 +104,18 @@ class Question:
         return at >= self.closes_at
 
 
+def _among(column: ColumnElement[str], values: Iterable[str]) -> ColumnElement[bool]:
+    """``column IN ('a', 'b')`` with these constants written into the SQL: nothing to
+    expand at each execution (they are state names, never anyone's input)."""
+    names = list(values)
+    if not all(_NAME.fullmatch(name) for name in names):
+        raise ValueError(f"not a state name: {names!r}")
+    return column.in_([literal_column(f"'{name}'") for name in names])
+
+
+_NAME = re.compile(r"[a-z_]+")
+
+
 def _answered() -> ColumnElement[bool]:
     r = replies.c
     return exists().where(
@@ -133,7 +147,7 @@ def _asked(*conditions: ColumnElement[bool], limit: int | None = None) -> Select
         .join(sequence_versions, v.id == e.sequence_version_id)
         .where(
             m.kind == MessageKind.STEP.value,
-            m.state.in_([s.value for s in QUESTION_STATES]),
+            _among(m.state, [s.value for s in QUESTION_STATES]),
             *conditions,
         )
         .order_by(OPENED_AT, m.id)
@@ -162,7 +176,7 @@ def _questions(
 
 _OF_PHONE = _asked(
     contacts.c.phone == bindparam("phone"),
-    enrollments.c.state.in_([EnrollmentState.ACTIVE.value, EnrollmentState.COMPLETED.value]),
+    _among(enrollments.c.state, [EnrollmentState.ACTIVE.value, EnrollmentState.COMPLETED.value]),
 )
 """Built once: an inbound text runs it with its sender's phone."""
 
@@ -294,7 +308,7 @@ def _left_to_send(at: Any) -> ColumnElement[bool]:
     that comes later is still recorded on the message.
     """
     return or_(
-        m.state.in_([S.PLANNED.value, S.HANDING_OFF.value]),
+        _among(m.state, [S.PLANNED.value, S.HANDING_OFF.value]),
         and_(m.state == S.BLOCKED.value, m.due_at.is_not(None)),
         and_(m.state == S.SCHEDULED.value, func.coalesce(m.send_at, m.due_at) > at),
     )
@@ -303,7 +317,7 @@ def _left_to_send(at: Any) -> ColumnElement[bool]:
 def _window_pending() -> ColumnElement[bool]:
     return and_(
         m.kind == MessageKind.STEP.value,
-        m.state.in_([s.value for s in QUESTION_STATES]),
+        _among(m.state, [s.value for s in QUESTION_STATES]),
         m.no_reply_handled_at.is_(None),
     )
 
