@@ -28,6 +28,10 @@ MAX_ID = 2**31 - 1
 (so a larger id names nothing)."""
 
 
+SQLITE_OVERFLOW = 64
+"""Connections a SQLite file's pool opens beyond its five kept ones (closed when returned)."""
+
+
 class DatabaseNotReady(Misconfigured):
     """The database is missing migrations; ``dripsms db upgrade`` fixes it."""
 
@@ -52,7 +56,13 @@ def connect(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         # hide_parameters: an error's text never carries a phone number or a body.
-        engine = create_engine(parsed, connect_args={"timeout": 10}, hide_parameters=True)
+        # A file's pool lets each of the web's threads (anyio's 40) hold a connection while
+        # it queues for the write lock (write()): none waits for a connection, then times out.
+        in_memory = (
+            parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+        )
+        pool = {} if in_memory else {"max_overflow": SQLITE_OVERFLOW}
+        engine = create_engine(parsed, connect_args={"timeout": 10}, hide_parameters=True, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
         return engine
