@@ -423,7 +423,9 @@ def run_target(
     env = {
         **os.environ, "BENCH_PUBLIC_URL": public, "DRIPSMS_PUBLIC_URL": public,
         "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "PYTHONPATH": str(ROOT / "bench"),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [os.environ.get("PYTHONPATH"), str(ROOT / "bench")])
+        ),
     }  # fmt: skip
     closed_n = args.requests + args.warmup
     open_n = int(args.rate * args.seconds) + args.warmup
