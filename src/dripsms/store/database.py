@@ -146,12 +146,10 @@ def write(
     writers waited on each other for seconds). Whoever finds no write running leads: it
     runs the writes queued so far (up to :data:`WRITE_BATCH`) in ONE transaction and
     commits them with one fsync; the others wait for their result. A write that raises
-    gets its error; the transaction is undone and the others run again without it. A transaction
-    another process kept locked past :data:`WRITE_BUSY_MS` is run again, at most
-    ``attempts`` times (each waiting ``busy_ms`` for the lock) with a short jittered
-    pause: ``work`` must be safe to run again
-    (it re-reads what it decides on). PostgreSQL runs ``work`` alone: its rows lock one
-    by one.
+    gets its error; the transaction is undone and the others run again without it. A
+    lock another process holds past ``busy_ms`` is tried again, at most ``attempts``
+    times in all, after a short jittered pause. So ``work`` must be safe to run again: it
+    re-reads what it decides on. PostgreSQL runs ``work`` alone: its rows lock one by one.
     """
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
