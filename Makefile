@@ -41,6 +41,7 @@ bench: $(STAMP)  ## every benchmark; prints the tables, writes nothing (~7 min)
 	$(BIN)/python bench/tick_bench.py
 	$(BIN)/python bench/handoff_bench.py
 	$(BIN)/python bench/rss_bench.py
+	$(BIN)/python bench/webhook_bench.py --postgres auto
 
 # Debian's Chromium for tests/browser (apt-get, as root or with sudo), when it is missing.
 chromium:

@@ -272,3 +272,41 @@ def _flaky(statuses: Iterator[int]) -> Any:
         self.end_headers()
 
     return do_post
+
+
+def test_an_unreachable_notify_webhook_does_not_delay_the_answer_it_is_delivered_later(
+    live: SandboxWorld, clinic: tuple[str, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The care team's endpoint hangs (it answers nothing until ``reachable`` is set): the
+    patient's reply is answered at once all the same, with nothing posted to it; the
+    dispatcher's next pass delivers the alert."""
+    enroll_ada(live)
+    deliver_day1(live)
+    reachable = threading.Event()
+    monkeypatch.setattr(Receiver, "do_POST", _hanging(reachable))
+    try:
+        live.sandbox.receive(ADA, "9")
+        [delivery] = live.sandbox.inbound_deliveries()
+        assert delivery.status_code == 200  # a post to the clinic would still be hanging
+        assert delivery.replies[0].body.startswith("Thank you, Ada. A score of 9 is high")
+        assert clinic[1] == []  # nothing reached the clinic from the webhook's request
+        with live.engine.connect() as connection:
+            from dripsms.store.tables import notifications
+
+            assert connection.execute(select(notifications.c.state)).scalars().all() == ["pending"]
+    finally:
+        reachable.set()
+    assert live.tick().notified == 1  # the dispatcher's pass delivers it
+    [(_, body)] = clinic[1]
+    assert json.loads(body)["value"] == 9
+
+
+def _hanging(reachable: threading.Event) -> Any:
+    def do_post(self: Receiver) -> None:
+        reachable.wait(30)
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.received.append((dict(self.headers), body))
+        self.send_response(200)
+        self.end_headers()
+
+    return do_post

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from dripsms.core.attributes import attributes_to_json, coerce, to_json
 from dripsms.core.sequence.dependencies import waits_for
-from dripsms.core.sequence.model import Action
+from dripsms.core.sequence.model import Action, Sequence
 from dripsms.core.states import EnrollmentState, MessageKind, MessageState
 from dripsms.core.templates import evaluate, render
 from dripsms.engine.alerts import Alert, alert_payload, alert_text
@@ -32,8 +32,6 @@ from dripsms.store.replies import Question, finished_enrollments
 
 log = logging.getLogger(__name__)
 S = MessageState
-PENDING = (S.PLANNED, S.SCHEDULED)
-"""Step messages a condition may still stop: planned here, or held by Twilio."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +152,9 @@ class ActionRunner:
                     )  # fmt: skip
                     return self.answers
         recheck_conditions(
-            self.connection, self.library, self.question.enrollment_id, self.context, self.now
-        )
+            self.connection, self.library, self.question.enrollment_id, self.context, self.now,
+            sequence=self.question.sequence,
+        )  # fmt: skip
         return self.answers
 
     def _send(self, template: str) -> None:
@@ -290,11 +289,18 @@ def recheck_conditions(
     enrollment_id: int,
     context: dict[str, Any],
     now: datetime,
+    *,
+    sequence: Sequence | None = None,
 ) -> None:
-    """A reply may turn a later step's condition false: skip it, or cancel it at Twilio."""
-    sequence = _pinned_of(connection, library, enrollment_id)
+    """A reply may turn a later step's condition false: skip it, or cancel it at Twilio.
+
+    ``sequence``: the enrollment's pinned sequence, when the caller has it (else read)."""
+    if sequence is None:
+        sequence = _pinned_of(connection, library, enrollment_id)
+    if not any(step.when is not None for step in sequence.steps):
+        return  # no condition to recheck: nothing to read
     events: list[dict[str, Any]] = []
-    for row in stored_messages.steps_of_enrollment(connection, enrollment_id, states=PENDING):
+    for row in store.pending_steps(connection, enrollment_id):
         step = sequence.step(row.step_id)
         if step.when is None:
             continue

@@ -41,10 +41,10 @@ from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.matching import Matcher, Outcome
 from dripsms.engine.stopping import opt_out_contact
 from dripsms.engine.studio import forward_to_intake
-from dripsms.store.contacts import add_bare_contact, resubscribe
+from dripsms.store.contacts import add_bare_contact, contact_id_by_phone, resubscribe
+from dripsms.store.database import write
 from dripsms.store.events import event_row, record
 from dripsms.store.replies import Question, open_among, questions_of, reply_stored, store_reply
-from dripsms.store.repository import contacts_by_phone
 
 if TYPE_CHECKING:
     from dripsms.settings import Settings
@@ -77,8 +77,7 @@ class ConversationConfig:
 
 def contact_id_of(connection: Connection, phone: str | None) -> int | None:
     """The id of the contact with this phone, or None (also for no phone)."""
-    found = contacts_by_phone(connection, [phone]).get(phone) if phone is not None else None
-    return found.id if found is not None else None
+    return contact_id_by_phone(connection, phone) if phone is not None else None
 
 
 def sender_phone(raw: str, default_region: str) -> str | None:
@@ -116,26 +115,9 @@ class Conversations:
         recovered from Twilio's list) answers to an enrolled contact go to the outbox.
         """
         call = Call(inbound, sender_phone(inbound.from_phone, self.config.default_region))
-        with self.engine.begin() as connection:
-            if reply_stored(connection, inbound.message_sid):
-                return InboundResult(DUPLICATE)
-            result = self._route(connection, call)
-            result = forward_to_intake(connection, self.config.studio_flow_url, call, result)
-            if not immediate and result.enrollment_id is not None:
-                for n, text in enumerate(result.answers):
-                    enqueue_text(
-                        connection, result.enrollment_id,
-                        f"{result.step_id}#{inbound.message_sid}#a{n}", text, call.at,
-                    )  # fmt: skip
-            contact_id = contact_id_of(connection, call.sender)
-            store_reply(
-                connection, message_sid=inbound.message_sid, contact_id=contact_id,
-                enrollment_id=result.enrollment_id, step_id=result.step_id, kind=result.kind,
-                body=inbound.body, value=result.value, received_at=call.at,
-                from_phone=call.sender or inbound.from_phone[:16], reason=result.reason,
-            )  # fmt: skip
-            if result.enrollment_id is not None:  # a reply may close the last window
-                complete_finished(connection, [result.enrollment_id], call.at)
+        result, contact_id = write(self.engine, lambda c: self._receive(c, call, immediate))
+        if result.kind == DUPLICATE:
+            return result
         log.info(
             "inbound text",
             extra={"action": "inbound", "outcome": result.kind, "contact_id": contact_id,
@@ -143,6 +125,38 @@ class Conversations:
                    "step": result.step_id, "recovered": not immediate},
         )  # fmt: skip
         return result
+
+    def _receive(
+        self, connection: Connection, call: Call, immediate: bool
+    ) -> tuple[InboundResult, int | None]:
+        """The text's one transaction: (what it became, the sender's contact id)."""
+        inbound = call.inbound
+        if reply_stored(connection, inbound.message_sid):
+            return InboundResult(DUPLICATE), None
+        asked = (
+            questions_of(connection, self._pinned, phone=call.sender)
+            if call.sender is not None
+            else []
+        )
+        result = self._route(connection, call, asked)
+        result = forward_to_intake(connection, self.config.studio_flow_url, call, result)
+        if not immediate and result.enrollment_id is not None:
+            for n, text in enumerate(result.answers):
+                enqueue_text(
+                    connection, result.enrollment_id,
+                    f"{result.step_id}#{inbound.message_sid}#a{n}", text, call.at,
+                )  # fmt: skip
+        # the sender's questions name its contact (one contact per phone); else look it up
+        contact_id = asked[0].contact_id if asked else contact_id_of(connection, call.sender)
+        store_reply(
+            connection, message_sid=inbound.message_sid, contact_id=contact_id,
+            enrollment_id=result.enrollment_id, step_id=result.step_id, kind=result.kind,
+            body=inbound.body, value=result.value, received_at=call.at,
+            from_phone=call.sender or inbound.from_phone[:16], reason=result.reason,
+        )  # fmt: skip
+        if result.enrollment_id is not None:  # a reply may close the last window
+            complete_finished(connection, [result.enrollment_id], call.at)
+        return result, contact_id
 
     def context_for(
         self, connection: Connection, question: Question, *, reply: Any
@@ -152,12 +166,11 @@ class Conversations:
 
     # -- routing --------------------------------------------------------------------------
 
-    def _route(self, connection: Connection, call: Call) -> InboundResult:
+    def _route(self, connection: Connection, call: Call, asked: list[Question]) -> InboundResult:
         if call.sender is None:
             # A short code, an alphanumeric sender, garbage: no contact, no answer (an
             # automated sender may answer back, and loop).
             return InboundResult(ReplyKind.UNMATCHED, reason=NOT_A_PHONE)
-        asked = questions_of(connection, self._pinned, phone=call.sender)
         open_ = open_among(asked, call.at)
         yes_no = bool(open_) and isinstance(open_[0].step.expect_reply, YesNoReply)
         word = _keyword(call.inbound, awaiting_yes_no=yes_no)

@@ -23,8 +23,7 @@ from dripsms.engine.actions import ActionRunner, Trigger, release_waiting
 from dripsms.engine.inbound import Call, InboundResult, PossibleOptOut
 from dripsms.engine.library import SequenceLibrary
 from dripsms.errors import TemplateError
-from dripsms.store.conversations import enrollment_facts
-from dripsms.store.outbox import replies_of
+from dripsms.store.conversations import enrollment_facts, matched_replies
 from dripsms.store.replies import Question, close_question, invalid_count
 
 log = logging.getLogger(__name__)
@@ -131,7 +130,7 @@ class Matcher:
     ) -> dict[str, Any]:
         """What the step's templates and conditions see now (with ``reply`` when given)."""
         facts = enrollment_facts(connection, question.enrollment_id)
-        known = replies_of(connection, [question.enrollment_id])[question.enrollment_id]
+        known = matched_replies(connection, question.enrollment_id)
         if reply is not None:
             known[question.step.id] = reply
         attributes = typed_attributes(

@@ -1,5 +1,5 @@
 """Queries that change one stored contact: its attributes, its opt-out, a bare one for a
-STOP from a stranger. Finding contacts by phone:
+STOP from a stranger; one contact's id by phone. Finding contacts by phone in batches:
 :func:`~dripsms.store.repository.contacts_by_phone`."""
 
 from __future__ import annotations
@@ -7,11 +7,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from dripsms.store.tables import contacts
 
 c = contacts.c
+_ID_BY_PHONE = select(c.id).where(c.phone == bindparam("phone"))
+
+
+def contact_id_by_phone(connection: Connection, phone: str) -> int | None:
+    """The id of the contact with this phone, or None (built once: every inbound text asks)."""
+    found = connection.execute(_ID_BY_PHONE, {"phone": phone}).scalar()
+    return int(found) if found is not None else None
 
 
 def save(

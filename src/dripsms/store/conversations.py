@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
-from dripsms.core.states import MessageKind, MessageState
-from dripsms.store.messages import add_step
-from dripsms.store.tables import contacts, enrollments, messages, sequence_versions
+from dripsms.core.states import MessageKind, MessageState, ReplyKind
+from dripsms.store.messages import StepMessage, add_step
+from dripsms.store.tables import contacts, enrollments, messages, replies, sequence_versions
 
 S = MessageState
 m = messages.c
@@ -40,10 +40,9 @@ class EnrollmentFacts:
     phone: str
 
 
-def enrollment_facts(connection: Connection, enrollment_id: int) -> EnrollmentFacts:
-    """The enrollment's attributes and its contact's (for a template context)."""
+def _facts_query() -> Any:
     e, c = enrollments.c, contacts.c
-    row = connection.execute(
+    return (
         select(
             e.attributes,
             e.external_id,
@@ -53,12 +52,51 @@ def enrollment_facts(connection: Connection, enrollment_id: int) -> EnrollmentFa
             c.attributes.label("contact_attributes"),
         )
         .join(contacts, c.id == e.contact_id)
-        .where(e.id == enrollment_id)
-    ).one()
+        .where(e.id == bindparam("enrollment_id"))
+    )
+
+
+_FACTS = _facts_query()
+"""Built once: every matched reply's templates read it."""
+
+
+def enrollment_facts(connection: Connection, enrollment_id: int) -> EnrollmentFacts:
+    """The enrollment's attributes and its contact's (for a template context)."""
+    row = connection.execute(_FACTS, {"enrollment_id": enrollment_id}).one()
     return EnrollmentFacts(
         dict(row.attributes), dict(row.contact_attributes), row.external_id,
         row.enrolled_at, row.timezone, row.phone,
     )  # fmt: skip
+
+
+_MATCHED = (
+    select(replies.c.step_id, replies.c.value)
+    .where(
+        replies.c.enrollment_id == bindparam("enrollment_id"),
+        replies.c.kind == ReplyKind.MATCHED.value,
+    )
+    .order_by(replies.c.received_at)
+)
+
+
+def matched_replies(connection: Connection, enrollment_id: int) -> dict[str, Any]:
+    """The enrollment's matched replies: step → parsed value (the latest wins)."""
+    rows = connection.execute(_MATCHED, {"enrollment_id": enrollment_id})
+    return {row.step_id: row.value for row in rows}
+
+
+_PENDING_STEPS = select(m.id, m.step_id, m.state, m.due_at).where(
+    m.enrollment_id == bindparam("enrollment_id"),
+    m.kind == MessageKind.STEP.value,
+    m.state.in_([S.PLANNED.value, S.SCHEDULED.value]),
+)
+
+
+def pending_steps(connection: Connection, enrollment_id: int) -> list[StepMessage]:
+    """The enrollment's step messages a condition may still stop: planned here, or held
+    by Twilio."""
+    rows = connection.execute(_PENDING_STEPS, {"enrollment_id": enrollment_id})
+    return [StepMessage(r.id, r.step_id, S(r.state), r.due_at) for r in rows]
 
 
 def enrollment_attributes(connection: Connection, enrollment_id: int) -> dict[str, Any]:
@@ -132,6 +170,8 @@ __all__ = [
     "add_text",
     "enrollment_attributes",
     "enrollment_facts",
+    "matched_replies",
+    "pending_steps",
     "pinned_version_of",
     "request_cancel",
     "set_enrollment_attributes",

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -11,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from dripsms.errors import Misconfigured
 
@@ -18,6 +26,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_ID = 2**31 - 1
 """Ids are INTEGER columns: 32 bits on PostgreSQL, which refuses a larger number outright
 (so a larger id names nothing)."""
+
+
+SQLITE_OVERFLOW = 64
+"""Connections a SQLite file's pool opens beyond its five kept ones (closed when returned)."""
 
 
 class DatabaseNotReady(Misconfigured):
@@ -33,7 +45,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     # FULL: a committed handoff survives a power cut (the exactly-once record).
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_MS}")
     cursor.close()
 
 
@@ -44,7 +56,13 @@ def connect(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         # hide_parameters: an error's text never carries a phone number or a body.
-        engine = create_engine(parsed, connect_args={"timeout": 10}, hide_parameters=True)
+        # A file's pool lets each of the web's threads (anyio's 40) hold a connection while
+        # it queues for the write lock (write()): none waits for a connection, then times out.
+        in_memory = (
+            parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+        )
+        pool = {} if in_memory else {"max_overflow": SQLITE_OVERFLOW}
+        engine = create_engine(parsed, connect_args={"timeout": 10}, hide_parameters=True, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
         return engine
@@ -61,6 +79,172 @@ so it answers while another process holds one (``/healthz`` during a long import
 def _begin_immediate(connection: Connection) -> None:
     if not connection.get_execution_options().get("dripsms_read_only"):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+T = TypeVar("T")
+WRITE_ATTEMPTS = 3
+"""Tries of one write transaction that SQLite refused as locked (another process held the
+lock past :data:`WRITE_BUSY_MS`) before the error is raised."""
+WRITE_BUSY_MS = 4000
+"""How long one try waits for SQLite's lock held by another process: all tries together
+stay well inside the 15 s Twilio waits for a webhook's answer."""
+BUSY_MS = 10000
+"""How long any other statement waits for SQLite's lock (``PRAGMA busy_timeout``)."""
+WRITE_BATCH = 32
+"""At most this many queued writes share one SQLite transaction (and its fsync)."""
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One caller's write, queued."""
+
+    work: Callable[[Connection], Any]
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass(eq=False)
+class _Writers:
+    """One SQLite database's writers in this process: a queue, and whether a leader runs."""
+
+    turn: threading.Condition = field(default_factory=threading.Condition)
+    queue: deque[_Pending] = field(default_factory=deque)
+    busy: bool = False
+
+
+_writers: weakref.WeakKeyDictionary[Engine, _Writers] = weakref.WeakKeyDictionary()
+_writers_guard = threading.Lock()
+
+
+def _writers_of(engine: Engine) -> _Writers:
+    with _writers_guard:
+        found = _writers.get(engine)
+        if found is None:
+            found = _writers[engine] = _Writers()
+        return found
+
+
+def _locked(error: OperationalError) -> bool:
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def write(
+    engine: Engine,
+    work: Callable[[Connection], T],
+    *,
+    attempts: int = WRITE_ATTEMPTS,
+    busy_ms: int = WRITE_BUSY_MS,
+    sleep: Callable[[float], None] = time.sleep,
+    jitter: Callable[[], float] = random.random,
+) -> T:
+    """``work`` in a committed write transaction; what it returned (or what it raised).
+
+    On SQLite, the threads of this process queue here for the one write lock instead of
+    polling SQLite's (whose busy handler sleeps up to 100 ms between tries: under load,
+    writers waited on each other for seconds). Whoever finds no write running leads: it
+    runs the writes queued so far (up to :data:`WRITE_BATCH`) in ONE transaction and
+    commits them with one fsync; the others wait for their result. A write that raises
+    gets its error; the transaction is undone and the others run again without it. A
+    lock another process holds past ``busy_ms`` is tried again, at most ``attempts``
+    times in all, after a short jittered pause. So ``work`` must be safe to run again: it
+    re-reads what it decides on. PostgreSQL runs ``work`` alone: its rows lock one by one.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            return work(connection)
+    writers = _writers_of(engine)
+    pending = _Pending(work)
+    # The connection first (as a transaction of its own would): a leader has it at hand.
+    with engine.connect() as connection:
+        with writers.turn:
+            writers.queue.append(pending)
+            while writers.busy and not pending.done:
+                writers.turn.wait()
+            if pending.done:
+                return cast(T, _outcome(pending))
+            writers.busy = True
+        try:
+            while not pending.done:
+                with writers.turn:
+                    size = min(WRITE_BATCH, len(writers.queue))
+                    batch = [writers.queue.popleft() for _ in range(size)]
+                _run_batch(connection, batch, attempts, busy_ms, sleep, jitter)
+                with writers.turn:
+                    writers.turn.notify_all()  # their results are in
+        finally:
+            with writers.turn:
+                writers.busy = False
+                writers.turn.notify_all()  # a waiting writer leads next
+    return cast(T, _outcome(pending))
+
+
+def pending_writes(engine: Engine) -> int:
+    """Writes of this process queued for SQLite's lock right now (0 on PostgreSQL)."""
+    writers = _writers_of(engine)
+    with writers.turn:
+        return len(writers.queue)
+
+
+def _outcome(pending: _Pending) -> Any:
+    if pending.error is not None:
+        raise pending.error
+    return pending.result
+
+
+def _run_batch(
+    connection: Connection,
+    batch: list[_Pending],
+    attempts: int,
+    busy_ms: int,
+    sleep: Callable[[float], None],
+    jitter: Callable[[], float],
+) -> None:
+    """Run ``batch`` in one transaction; every one of them ends done (a result or an error).
+
+    No savepoint per write (two statements more each): a write that raises undoes the
+    transaction and gets its error; the others run again, without it, in a new one.
+    """
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    todo = list(batch)
+    locked = 0
+    try:
+        while todo:
+            current: _Pending | None = None
+            for pending in todo:
+                pending.result, pending.error = None, None
+            try:
+                raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+                try:
+                    with connection.begin():
+                        for pending in todo:
+                            current = pending
+                            pending.result = pending.work(connection)
+                        current = None
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+                todo = []  # committed
+            except Exception as error:
+                if isinstance(error, OperationalError) and _locked(error):
+                    locked += 1
+                    if locked >= attempts:
+                        raise
+                    sleep(0.01 * locked * (0.5 + jitter()))
+                elif current is None or len(todo) == 1:
+                    raise  # BEGIN or COMMIT failed, or the one write left: nothing holds
+                else:  # its caller gets the error; the others run again without it
+                    current.error = error
+                    todo.remove(current)
+    except BaseException as error:  # not committed: none of these writes holds
+        for pending in todo:
+            pending.result = None
+            if pending.error is None:
+                pending.error = error
+    finally:
+        for pending in batch:
+            pending.done = True
 
 
 def _alembic_config(engine: Engine) -> Config:

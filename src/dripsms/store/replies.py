@@ -13,6 +13,7 @@ enrollment completion all ask these functions, so they never disagree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,9 +24,11 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
+    bindparam,
     exists,
     func,
     insert,
+    literal_column,
     not_,
     or_,
     select,
@@ -101,6 +104,18 @@ class Question:
         return at >= self.closes_at
 
 
+def _among(column: ColumnElement[str], values: Iterable[str]) -> ColumnElement[bool]:
+    """``column IN ('a', 'b')`` with these constants written into the SQL: nothing to
+    expand at each execution (they are state names, never anyone's input)."""
+    names = list(values)
+    if not all(_NAME.fullmatch(name) for name in names):
+        raise ValueError(f"not a state name: {names!r}")
+    return column.in_([literal_column(f"'{name}'") for name in names])
+
+
+_NAME = re.compile(r"[a-z_]+")
+
+
 def _answered() -> ColumnElement[bool]:
     r = replies.c
     return exists().where(
@@ -132,7 +147,7 @@ def _asked(*conditions: ColumnElement[bool], limit: int | None = None) -> Select
         .join(sequence_versions, v.id == e.sequence_version_id)
         .where(
             m.kind == MessageKind.STEP.value,
-            m.state.in_([s.value for s in QUESTION_STATES]),
+            _among(m.state, [s.value for s in QUESTION_STATES]),
             *conditions,
         )
         .order_by(OPENED_AT, m.id)
@@ -147,9 +162,11 @@ def _question(row: Any, sequence: Sequence, step: Step) -> Question:
     )  # fmt: skip
 
 
-def _questions(connection: Connection, pinned: Pinned, query: Select[Any]) -> list[Question]:
+def _questions(
+    connection: Connection, pinned: Pinned, query: Select[Any], values: dict[str, Any]
+) -> list[Question]:
     found = []
-    for row in connection.execute(query):
+    for row in connection.execute(query, values):
         sequence = pinned(row.digest, row.text, row.key)
         step = sequence.step(row.step_id)
         if step.expect_reply is not None and row.opened_at is not None:
@@ -157,20 +174,18 @@ def _questions(connection: Connection, pinned: Pinned, query: Select[Any]) -> li
     return found
 
 
+_OF_PHONE = _asked(
+    contacts.c.phone == bindparam("phone"),
+    _among(enrollments.c.state, [EnrollmentState.ACTIVE.value, EnrollmentState.COMPLETED.value]),
+)
+"""Built once: an inbound text runs it with its sender's phone."""
+
+
 def questions_of(connection: Connection, pinned: Pinned, *, phone: str) -> list[Question]:
     """Every question of ``phone``'s active and completed enrollments, oldest first (for
     matching: a completed enrollment's questions are all closed, but a text after its
     last answer is still that answer's follow-up)."""
-    return _questions(
-        connection,
-        pinned,
-        _asked(
-            contacts.c.phone == phone,
-            enrollments.c.state.in_(
-                [EnrollmentState.ACTIVE.value, EnrollmentState.COMPLETED.value]
-            ),
-        ),
-    )
+    return _questions(connection, pinned, _OF_PHONE, {"phone": phone})
 
 
 def open_questions(
@@ -265,14 +280,17 @@ def _put_cursor(connection: Connection, name: str, value: str, at: datetime) -> 
         connection.execute(insert(cursors).values(name=name, value=value, updated_at=at))
 
 
+_CLOSE = (
+    update(messages)
+    .where(m.id == bindparam("message_id"), m.no_reply_handled_at.is_(None))
+    .values(no_reply_handled_at=bindparam("at"))
+    .returning(m.id)
+)
+
+
 def close_question(connection: Connection, message_id: int, at: datetime) -> bool:
     """Close a question's window (answered once, given up, or elapsed); False if it was."""
-    closed = connection.execute(
-        update(messages)
-        .where(m.id == message_id, m.no_reply_handled_at.is_(None))
-        .values(no_reply_handled_at=at)
-        .returning(m.id)
-    ).first()
+    closed = connection.execute(_CLOSE, {"message_id": message_id, "at": at}).first()
     return closed is not None
 
 
@@ -301,14 +319,14 @@ def invalid_count(connection: Connection, enrollment_id: int, step_id: str) -> i
     )
 
 
-def _left_to_send(at: datetime) -> ColumnElement[bool]:
+def _left_to_send(at: Any) -> ColumnElement[bool]:
     """May still go out: not handed off yet, or held by Twilio until a SendAt to come.
 
     Handed to Twilio to go now (queued, sending, sent) is not "left to send": a status
     that comes later is still recorded on the message.
     """
     return or_(
-        m.state.in_([S.PLANNED.value, S.HANDING_OFF.value]),
+        _among(m.state, [S.PLANNED.value, S.HANDING_OFF.value]),
         and_(m.state == S.BLOCKED.value, m.due_at.is_not(None)),
         and_(m.state == S.SCHEDULED.value, func.coalesce(m.send_at, m.due_at) > at),
     )
@@ -317,9 +335,30 @@ def _left_to_send(at: datetime) -> ColumnElement[bool]:
 def _window_pending() -> ColumnElement[bool]:
     return and_(
         m.kind == MessageKind.STEP.value,
-        m.state.in_([s.value for s in QUESTION_STATES]),
+        _among(m.state, [s.value for s in QUESTION_STATES]),
         m.no_reply_handled_at.is_(None),
     )
+
+
+def _finished_query() -> Select[Any]:
+    e = enrollments.c
+    busy = exists().where(
+        m.enrollment_id == e.id, or_(_left_to_send(bindparam("at")), _window_pending())
+    )
+    return (
+        select(e.id)
+        .where(
+            e.id.in_(bindparam("ids", expanding=True)),
+            e.state == EnrollmentState.ACTIVE.value,
+            not_(busy),
+        )
+        .where(e.paused_at.is_(None))  # paused: what it held at Twilio is planned on resume
+        .order_by(e.id)
+    )
+
+
+_FINISHED = _finished_query()
+"""Built once: every reply asks it of its enrollment."""
 
 
 def finished_enrollments(
@@ -333,15 +372,7 @@ def finished_enrollments(
     ids = sorted(set(among))
     if not ids:
         return []
-    e = enrollments.c
-    busy = exists().where(m.enrollment_id == e.id, or_(_left_to_send(at), _window_pending()))
-    query = (
-        select(e.id)
-        .where(e.id.in_(ids), e.state == EnrollmentState.ACTIVE.value, not_(busy))
-        .where(e.paused_at.is_(None))  # paused: what it held at Twilio is planned on resume
-        .order_by(e.id)
-    )
-    return list(connection.execute(query).scalars())
+    return list(connection.execute(_FINISHED, {"ids": ids, "at": at}).scalars())
 
 
 def active_enrollments_after(connection: Connection, after_id: int, limit: int) -> list[int]:
@@ -359,12 +390,13 @@ def active_enrollments_after(connection: Connection, after_id: int, limit: int) 
 # -- inbound texts ----------------------------------------------------------------------
 
 
+_STORED = select(replies.c.id).where(replies.c.message_sid == bindparam("sid")).limit(1)
+_STORE = insert(replies)
+
+
 def reply_stored(connection: Connection, message_sid: str) -> bool:
     """Whether an inbound text with this SID was handled already."""
-    found = connection.execute(
-        select(replies.c.id).where(replies.c.message_sid == message_sid)
-    ).first()
-    return found is not None
+    return connection.execute(_STORED, {"sid": message_sid}).first() is not None
 
 
 def stored_sids(connection: Connection, message_sids: Iterable[str]) -> set[str]:
@@ -380,7 +412,7 @@ def store_reply(connection: Connection, **values: Any) -> None:
     """Keep an inbound text and what it became (``kind``: a :class:`ReplyKind`)."""
     kind = values["kind"]
     values["kind"] = kind.value if isinstance(kind, ReplyKind) else kind
-    connection.execute(insert(replies).values(**values))
+    connection.execute(_STORE, values)
 
 
 def load_cursor(connection: Connection, name: str) -> datetime | None:

@@ -1,0 +1,586 @@
+"""Benchmark: Twilio's webhooks under load, against a bare endpoint that only checks the
+signature.
+
+The claim under test (issue 10): a busy evening of replies never comes near Twilio's 15 s
+answer limit. ``dripsms serve`` (one uvicorn process, as shipped) answers signed inbound
+replies from enrolled patients, with a share of status callbacks, while a load client in
+ANOTHER process (this one) drives it over loopback:
+
+- **closed loop** (``--connections``, default 16): each connection sends its next request as
+  soon as the last is answered: the most requests per second the server gives;
+- **open loop** (``--rate``, default 200 req/s for ``--seconds``): requests start on a fixed
+  schedule whatever the answers do, and each latency is counted from its scheduled start
+  (a server that falls behind shows it; no coordinated omission).
+
+In the same run, the peer: a bare FastAPI app (same uvicorn, same loop and HTTP parser)
+whose two routes only check ``X-Twilio-Signature`` with the SDK's ``RequestValidator``, the
+floor any Twilio webhook must pay. Targets: dripsms at least 0.5x the bare endpoint's
+closed-loop rate, p99 < 50 ms at an offered 200 req/s, zero 5xx, on SQLite and on
+PostgreSQL (``--postgres``: the throwaway server of ``scripts/test-postgres.sh``).
+
+Each database holds enrolled patients of ``sequences/postop.yaml`` (one per reply sent)
+whose day-1 pain question went out a minute before the run: every inbound reply comes from
+a different patient (matched: the rules run; a score of 7 or more sets an attribute,
+alerts the care team, queues the notify webhook and the staff text). After each run the
+database is checked: every answered reply stored exactly once.
+
+    .venv/bin/python bench/webhook_bench.py [--postgres URL|auto] [--rate 200] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from sqlalchemy import bindparam, create_engine, func, select, text, update
+from twilio.request_validator import RequestValidator
+
+from dripsms.clock import system_clock
+from dripsms.core.planning import EnrollmentRequest
+from dripsms.engine.callbacks import status_callback_url
+from dripsms.runtime import Runtime
+from dripsms.settings import Settings
+from dripsms.store.database import connect, upgrade
+from dripsms.store.tables import messages, replies
+from dripsms.testing import free_port
+from reporting import cores, cpu_model, fmt, table, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTION = "## Webhooks"
+ACCOUNT = "AC" + "b" * 32
+AUTH_TOKEN = "bench-auth-token-" + "9" * 15
+HIGH_SHARE = 0.2
+"""Share of replies scoring 7 or more (set, notify webhook queued, staff text queued)."""
+GOAL_RATIO = 0.5
+GOAL_P99_MS = 50.0
+
+
+def phone(i: int) -> str:
+    return f"+1415{2000000 + i:07d}"
+
+
+# -- the servers ----------------------------------------------------------------------------
+
+
+def bare_app() -> Any:
+    """A FastAPI app that only checks the signature of Twilio's two webhooks."""
+    app = FastAPI()
+    validator = RequestValidator(AUTH_TOKEN)
+    base = os.environ["BENCH_PUBLIC_URL"]
+
+    async def check(request: Request) -> None:
+        form = await request.form()
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        url = f"{base}{request.url.path}" + (f"?{query}" if query else "")
+        params = {k: str(v) for k, v in form.multi_items()}
+        if not validator.validate(url, params, request.headers.get("X-Twilio-Signature", "")):
+            raise HTTPException(403)
+
+    @app.post("/twilio/inbound")
+    async def inbound(request: Request) -> Response:
+        await check(request)
+        return Response("<Response/>", media_type="application/xml")
+
+    @app.post("/twilio/status")
+    async def status(request: Request) -> Response:
+        await check(request)
+        return Response(status_code=204)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def serve_bare(port: int) -> None:
+    """The bare endpoint, as ``dripsms serve`` runs uvicorn (no log config, access log)."""
+    import logging
+
+    import uvicorn
+
+    logging.basicConfig(level=logging.WARNING)
+    uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start(name: str, command: list[str], env: dict[str, str], port: int, log: Path) -> Server:
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return Server(name, process, port)
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{name} did not start: {log.read_text()[-2000:]}")
+
+
+# -- the database ---------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """An enrolled, asked population and the settings ``dripsms serve`` reads."""
+
+    url: str
+    folder: Path
+    message_ids: list[int]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def prepare(url: str, folder: Path, patients: int) -> World:
+    """Enroll ``patients`` in postop and mark their day-1 question sent a minute ago."""
+    engine = connect(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    settings = Settings(
+        database_url=url, sequences_dir=folder, twilio_account_sid=ACCOUNT,
+        twilio_auth_token=AUTH_TOKEN,  # type: ignore[arg-type]
+    )  # fmt: skip
+    now = system_clock().replace(microsecond=0)
+    runtime = Runtime(settings, lambda: now)
+    try:
+        runtime.ensure_ready()
+        surgery = now.date().isoformat()
+        for first in range(0, patients, 1000):
+            batch = [
+                (i + 1, EnrollmentRequest(
+                    "postop", phone(i), "America/New_York",
+                    {"first_name": "Ann", "procedure": "knee"}, surgery,
+                ))
+                for i in range(first, min(patients, first + 1000))
+            ]  # fmt: skip
+            report = runtime.enroller.enroll_batch(batch, now=now)
+            if report.refused:
+                raise RuntimeError(f"enrollment refused: {report.refused[:3]}")
+        asked = now - timedelta(minutes=1)
+        m = messages.c
+        with runtime.engine.begin() as connection:
+            ids = list(
+                connection.execute(select(m.id).where(m.step_id == "day1").order_by(m.id)).scalars()
+            )
+            connection.execute(
+                update(messages)
+                .where(m.id == bindparam("mid"))
+                .values(
+                    state="sent", send_at=asked, attempt_started_at=asked, sent_at=asked,
+                    sid=bindparam("new_sid"),
+                ),
+                [{"mid": i, "new_sid": f"SM{i:032d}"} for i in ids],
+            )  # fmt: skip
+    finally:
+        runtime.engine.dispose()
+    return World(url, folder, ids)
+
+
+def stored(url: str) -> tuple[int, int, int]:
+    """(replies, distinct SIDs among them, status callbacks recorded)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            total = connection.execute(select(func.count()).select_from(replies)).scalar_one()
+            distinct = connection.execute(
+                select(func.count(func.distinct(replies.c.message_sid)))
+            ).scalar_one()
+            delivered = connection.execute(
+                select(func.count()).where(messages.c.state == "delivered")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(total), int(distinct), int(delivered)
+
+
+# -- the load -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    kind: str  # inbound | status
+    raw: bytes
+
+
+def build(public: str, path: str, params: dict[str, str], kind: str) -> Prepared:
+    body = urlencode(params).encode()
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(f"{public}{path}", params)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\n"
+        f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return Prepared(kind, head.encode() + body)
+
+
+def workload(
+    public: str, world: World, first: int, count: int, status_share: float, seed: int
+) -> list[Prepared]:
+    """``count`` requests: replies from patients ``first``…, and status callbacks."""
+    rng = random.Random(seed)
+    found: list[Prepared] = []
+    patient = first
+    for n in range(count):
+        if rng.random() < status_share:
+            i = rng.randrange(len(world.message_ids))
+            message_id = world.message_ids[i]
+            url = status_callback_url(public, AUTH_TOKEN, message_id)
+            path = url[len(public) :]
+            params = {
+                "MessageSid": f"SM{message_id:032d}", "MessageStatus": "delivered",
+                "AccountSid": ACCOUNT, "To": phone(i), "ApiVersion": "2010-04-01",
+            }  # fmt: skip
+            found.append(build(public, path, params, "status"))
+            continue
+        score = rng.randint(7, 10) if rng.random() < HIGH_SHARE else rng.randint(0, 6)
+        sid = f"SM{seed:08d}{n:024d}"
+        params = {
+            "MessageSid": sid, "SmsSid": sid, "AccountSid": ACCOUNT, "From": phone(patient),
+            "To": "+15005550006", "Body": str(score), "NumMedia": "0", "NumSegments": "1",
+            "SmsStatus": "received", "ApiVersion": "2010-04-01",
+        }  # fmt: skip
+        patient += 1
+        found.append(build(public, "/twilio/inbound", params, "inbound"))
+    return found
+
+
+@dataclass
+class Result:
+    target: str
+    mode: str
+    sent: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    ok_inbound: int = 0
+    check: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+    @property
+    def errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status >= 500 or status == 0)
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection sending prebuilt requests."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def send(self, request: Prepared) -> int:
+        for attempt in (1, 2):
+            try:
+                if self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+                assert self.reader is not None
+                self.writer.write(request.raw)
+                head = await self.reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await self.reader.readexactly(length)
+                return status
+            except (OSError, asyncio.IncompleteReadError):
+                self.writer = None
+                if attempt == 2:
+                    return 0
+        return 0
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def closed_loop(port: int, work: list[Prepared], connections: int, result: Result) -> None:
+    queue = iter(work)
+
+    async def one(connection: Connection) -> None:
+        for request in queue:
+            t = time.perf_counter()
+            status = await connection.send(request)
+            result.latencies.append(time.perf_counter() - t)
+            tally(result, request, status)
+        connection.close()
+
+    pool = [Connection(port) for _ in range(connections)]
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(c) for c in pool))
+    result.seconds = time.perf_counter() - t0
+    result.sent = len(work)
+
+
+async def open_loop(
+    port: int, work: list[Prepared], rate: float, connections: int, result: Result
+) -> None:
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(Connection(port))
+    t0 = time.perf_counter()
+
+    async def one(request: Prepared, due: float) -> None:
+        connection = await idle.get()
+        status = await connection.send(request)
+        result.latencies.append(time.perf_counter() - due)  # from its scheduled start
+        tally(result, request, status)
+        idle.put_nowait(connection)
+
+    tasks = []
+    for n, request in enumerate(work):
+        due = t0 + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(request, due)))
+    await asyncio.gather(*tasks)
+    result.seconds = time.perf_counter() - t0
+    result.sent = len(work)
+    while not idle.empty():
+        idle.get_nowait().close()
+
+
+def tally(result: Result, request: Prepared, status: int) -> None:
+    result.statuses[status] = result.statuses.get(status, 0) + 1
+    if request.kind == "inbound" and status == 200:
+        result.ok_inbound += 1
+
+
+def drive(server: Server, work: list[Prepared], mode: str, args: argparse.Namespace) -> Result:
+    result = Result(server.name, mode)
+    warm = work[: args.warmup]
+    asyncio.run(closed_loop(server.port, warm, 4, Result(server.name, "warm-up")))
+    cpu = server.cpu_seconds()
+    timed = work[args.warmup :]
+    if mode == "closed":
+        asyncio.run(closed_loop(server.port, timed, args.connections, result))
+    else:
+        asyncio.run(open_loop(server.port, timed, args.rate, args.open_connections, result))
+    result.cpu = server.cpu_seconds() - cpu
+    return result
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def run_target(
+    name: str, url: str | None, args: argparse.Namespace, directory: Path
+) -> list[Result]:
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ, "BENCH_PUBLIC_URL": public, "DRIPSMS_PUBLIC_URL": public,
+        "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [os.environ.get("PYTHONPATH"), str(ROOT / "bench")])
+        ),
+    }  # fmt: skip
+    closed_n = args.requests + args.warmup
+    open_n = int(args.rate * args.seconds) + args.warmup
+    patients = closed_n + open_n
+    world: World | None = None
+    if url is None:
+        command = [sys.executable, str(Path(__file__)), "--bare-server", str(port)]
+        message_ids = list(range(1, patients + 1))
+        world = World("", directory, message_ids)
+    else:
+        world = prepare(url, directory / "sequences", patients)
+        env["DRIPSMS_DATABASE_URL"] = url
+        env["DRIPSMS_SEQUENCES_DIR"] = str(directory / "sequences")
+        command = [sys.executable, "-m", "dripsms", "serve", "--port", str(port)]
+    server = start(name, command, env, port, directory / f"{name}.log")
+    results = []
+    try:
+        first = 0
+        for mode, count in (("closed", closed_n), ("open", open_n)):
+            work = workload(public, world, first, count, args.status_share, seed=len(results) + 1)
+            first += count
+            result = drive(server, work, mode, args)
+            results.append(result)
+            print(f"  {name} {mode}: {result.rate:.0f} req/s p99 {result.percentile(0.99):.1f} ms "
+                  f"statuses {result.statuses}", file=sys.stderr)  # fmt: skip
+    finally:
+        server.stop()
+    if url is not None:
+        total, distinct, delivered = stored(url)
+        answered = sum(r.ok_inbound for r in results)
+        warmups = 2 * args.warmup  # warm-up replies are stored too
+        results[-1].check = (
+            f"{total} replies stored for {answered} answered (+ warm-up ≤ {warmups}), "
+            f"{total - distinct} duplicates; {delivered} messages delivered by callbacks"
+        )
+    return results
+
+
+def postgres_url(given: str) -> tuple[str, str]:
+    """(the server's URL, a fresh database's URL on it)."""
+    server = given
+    if given == "auto":
+        server = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "test-postgres.sh")],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+    name = f"dripsms_webhook_bench_{os.getpid()}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        admin.dispose()
+    base, _, _ = server.rpartition("/")
+    return server, f"{base}/{name}"
+
+
+def drop_database(server: str, url: str) -> None:
+    name = url.rpartition("/")[2]
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    finally:
+        admin.dispose()
+
+
+def report(results: list[Result], args: argparse.Namespace, command: str) -> list[str]:
+    bare = {r.mode: r for r in results if r.target == "bare"}
+    rows = []
+    for r in results:
+        peer = bare.get(r.mode)
+        ratio = f"{r.rate / peer.rate:.2f}x" if peer and r.mode == "closed" and peer.rate else ""
+        cpu_ms = r.cpu / r.sent * 1000 if r.sent else 0.0
+        offered = f"{args.rate:.0f}/s" if r.mode == "open" else f"max, {args.connections} conn"
+        rows.append([
+            r.target, offered, fmt(r.rate, 0), ratio, fmt(r.percentile(0.5), 1),
+            fmt(r.percentile(0.99), 1), fmt(max(r.latencies, default=0) * 1000, 1),
+            str(r.errors), fmt(cpu_ms, 2),
+        ])  # fmt: skip
+    lines = [
+        SECTION,
+        "",
+        f"Machine: {cpu_model()}, {cores()} cores, Python {platform.python_version()}; "
+        f"{system_clock():%Y-%m-%d}. Command: `{command}`.",
+        "",
+        f"Load from a separate process over loopback; {args.status_share:.0%} of requests are "
+        f"status callbacks, the rest signed replies from enrolled patients "
+        f"({HIGH_SHARE:.0%} scoring 7+: notify webhook and staff text queued). "
+        f"Closed loop: {args.requests} requests; open loop: {args.rate:.0f} req/s for "
+        f"{args.seconds:.0f} s (latency from each scheduled start). "
+        f"Targets: ≥ {GOAL_RATIO}x the bare endpoint, p99 < {GOAL_P99_MS:.0f} ms at the "
+        "offered rate, zero 5xx.",
+        "",
+        *table(
+            [
+                "target",
+                "load",
+                "req/s",
+                "vs bare",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "5xx",
+                "CPU ms/req",
+            ],
+            rows,
+        ),
+        "",
+    ]
+    lines += [f"- {r.target}: {r.check}" for r in results if r.check]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=3000, help="closed-loop requests")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=200.0, help="open-loop offered req/s")
+    parser.add_argument("--seconds", type=float, default=15.0, help="open-loop duration")
+    parser.add_argument("--open-connections", type=int, default=64)
+    parser.add_argument("--status-share", type=float, default=0.25)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--postgres", default=None, help="a server URL, or auto")
+    parser.add_argument("--no-bare", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bare_server is not None:
+        serve_bare(args.bare_server)
+        return
+    command = "python bench/webhook_bench.py " + " ".join(argv or sys.argv[1:])
+    results: list[Result] = []
+    directory = Path(tempfile.mkdtemp(prefix="dripsms-webhook-bench-"))
+    try:
+        shutil.copytree(ROOT / "sequences", directory / "sequences")
+        if not args.no_bare:
+            results += run_target("bare", None, args, directory)
+        if not args.no_sqlite:
+            results += run_target("sqlite", f"sqlite:///{directory / 'bench.db'}", args, directory)
+        if args.postgres:
+            server, url = postgres_url(args.postgres)
+            try:
+                results += run_target("postgresql", url, args, directory)
+            finally:
+                drop_database(server, url)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    lines = report(results, args, command.strip())
+    print("\n".join(lines))
+    if args.write:
+        write_section(SECTION, lines)
+
+
+if __name__ == "__main__":
+    main()
