@@ -39,6 +39,7 @@ bench: $(STAMP)  ## every benchmark; prints the tables, writes nothing (~7 min)
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/tick_bench.py
 	$(BIN)/python bench/handoff_bench.py
+	$(BIN)/python bench/scaleout_bench.py
 
 # Debian's Chromium for tests/browser (apt-get, as root or with sudo), when it is missing.
 chromium:

@@ -95,9 +95,9 @@ def worker_env(url: str, folder: Path, api_base: str, **extra: str) -> dict[str,
     env.update(
         DRIPSMS_DATABASE_URL=url, DRIPSMS_SEQUENCES_DIR=str(folder),
         DRIPSMS_TWILIO_API_BASE=api_base, DRIPSMS_PUBLIC_URL="http://127.0.0.1:9",
-        DRIPSMS_RATE_LIMIT="100000", DRIPSMS_CONCURRENCY="8", DRIPSMS_BATCH_SIZE="100",
+        DRIPSMS_RATE_LIMIT="100000", DRIPSMS_CONCURRENCY="8", DRIPSMS_BATCH_SIZE="50",
         DRIPSMS_POLL_INTERVAL="0.5", DRIPSMS_REQUEST_TIMEOUT=str(REQUEST_TIMEOUT),
-        DRIPSMS_RECONCILE_AFTER="2s", DRIPSMS_LEASE="30s", DRIPSMS_LOG_LEVEL="WARNING",
+        DRIPSMS_RECONCILE_AFTER="2s", DRIPSMS_LEASE="60s", DRIPSMS_LOG_LEVEL="WARNING",
     )  # fmt: skip
     env.update(extra)
     return env
