@@ -301,7 +301,7 @@ def test_a_postgresql_restart_mid_run_loses_nothing_and_workers_resume(tmp_path:
         sandbox = Sandbox(faults=FaultConfig(seed=3, rules={CallKind.CREATE: slow}),
                           callback_sink=NoCallbacks())  # fmt: skip
         sandbox_server = stack.enter_context(SandboxServer(sandbox, follow_real_time=True))
-        env = worker_env(url, tmp_path / "sequences", sandbox_server.base_url)
+        env = worker_env(url, tmp_path / "sequences", sandbox_server.base_url, DRIPSMS_LEASE="20s")
         web_port = _free_port()
         web = stack.enter_context(processes(["serve", "--port", str(web_port)], 1, env, tmp_path))
         workers = stack.enter_context(processes(["worker"], 3, env, tmp_path))
