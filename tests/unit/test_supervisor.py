@@ -7,11 +7,12 @@ import logging
 import socket
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from dripsms.engine.outcomes import TickReport
@@ -231,3 +232,33 @@ def test_only_connection_errors_count_as_a_lost_database() -> None:
     assert not connection_lost(ValueError("a bug"))
     syntax = psycopg.errors.SyntaxError("syntax error")
     assert not connection_lost(ProgrammingError("x", {}, syntax))
+
+
+def test_a_postgresql_server_gone_silent_fails_the_connection_instead_of_hanging() -> None:
+    """A server that accepts TCP and never answers (a half-dead host): the connection attempt
+    gives up after connect_timeout (10 s unless the URL says; 1 s here), keepalives on."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever answers
+        url = f"postgresql+psycopg://dripsms@127.0.0.1:{silent.getsockname()[1]}/postgres"
+        defaults, own = connect(url), connect(url + "?connect_timeout=1")
+        used: dict[str, dict[str, object]] = {}
+        for name, engine in (("defaults", defaults), ("own", own)):
+
+            def record(dialect: object, rec: object, cargs: object, cparams: dict[str, object],
+                       name: str = name) -> None:  # fmt: skip
+                used[name] = dict(cparams)
+                cparams["connect_timeout"] = 1  # the test waits 1 s, not 10
+
+            event.listen(engine, "do_connect", record)
+        for engine in (defaults, own):
+            started = time.monotonic()
+            with pytest.raises(OperationalError) as failed:
+                engine.connect()
+            assert time.monotonic() - started < 10
+            assert connection_lost(failed.value)
+            engine.dispose()
+    assert used["defaults"]["connect_timeout"] == 10
+    assert used["defaults"]["keepalives"] == 1 and used["defaults"]["keepalives_idle"] == 30
+    assert used["own"]["connect_timeout"] == "1"  # the URL's own value wins
+    assert used["own"]["keepalives"] == 1
