@@ -33,6 +33,7 @@ from dripsms.engine.enrollment import Enroller, lines
 from dripsms.engine.library import SequenceLibrary
 from dripsms.sandbox import CallKind, FaultConfig, FaultRule, Sandbox, SandboxServer
 from dripsms.sandbox.callbacks import StatusCallback
+from dripsms.store import heartbeats
 from dripsms.store.database import connect, upgrade
 from dripsms.store.tables import contacts, enrollments, events, messages
 
@@ -206,7 +207,9 @@ def test_four_worker_processes_hand_20000_messages_off_exactly_once_through_faul
         causes = dict(
             connection.execute(select(events.c.cause, func.count()).group_by(events.c.cause)).all()
         )
+        beats = heartbeats.recent(connection)
     assert leased == 0  # every lease released
+    assert len(beats) == 4  # four processes each passed over the one database
     # The faults happened: answers were lost and the creates found again at the sandbox.
     assert causes.get("reconciled", 0) > 0, causes
     assert causes.get("outcome_unknown", 0) > 0, causes
