@@ -34,7 +34,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: $(STAMP)  ## every benchmark; prints the tables, writes nothing (~7 min)
+bench: $(STAMP)  ## every benchmark; prints the tables, writes nothing (~20 min)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/preview_bench.py
 	$(BIN)/python bench/import_bench.py
@@ -42,6 +42,7 @@ bench: $(STAMP)  ## every benchmark; prints the tables, writes nothing (~7 min)
 	$(BIN)/python bench/handoff_bench.py
 	$(BIN)/python bench/rss_bench.py
 	$(BIN)/python bench/webhook_bench.py --postgres auto
+	$(BIN)/python bench/scaleout_bench.py
 
 # Debian's Chromium for tests/browser (apt-get, as root or with sudo), when it is missing.
 chromium:

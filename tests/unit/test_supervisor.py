@@ -4,15 +4,26 @@ goes stale and comes back; backoff is capped."""
 from __future__ import annotations
 
 import logging
+import socket
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from dripsms.engine.outcomes import TickReport
-from dripsms.engine.supervisor import DispatcherHealth, Supervisor, describe, pass_backoff
+from dripsms.engine.supervisor import (
+    DispatcherHealth,
+    Supervisor,
+    connection_lost,
+    describe,
+    pass_backoff,
+)
+from dripsms.store.database import connect
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -167,3 +178,87 @@ def test_one_backoff_doubles_caps_and_spreads() -> None:
     assert [backoff(n, base=2.0, cap=600.0, jitter=1.0) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
     assert backoff(40, base=2.0, cap=600.0, jitter=1.0) == 600.0  # capped, no overflow
     assert backoff(1, base=2.0, cap=600.0, jitter=0.0) == 1.0  # half of it at least
+
+
+def unreachable_server(password: str) -> Engine:
+    """A PostgreSQL URL where nothing listens: connecting fails as it does while the server
+    restarts (psycopg's real error, no SQLSTATE)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return connect(f"postgresql+psycopg://dripsms:{password}@127.0.0.1:{port}/postgres")
+
+
+def test_a_lost_database_is_a_warning_without_the_password_and_drops_the_pool(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = unreachable_server("pw-not-in-logs")
+    dropped: list[bool] = []
+
+    def run_pass(now: datetime) -> TickReport:
+        with engine.connect():
+            return TickReport()
+
+    loop = supervisor(Passes(), Ticker(), on_connection_lost=lambda: dropped.append(True))
+    loop.run_pass = run_pass
+    with caplog.at_level(logging.DEBUG, "dripsms.worker"):
+        loop.run_once()
+    engine.dispose()
+    [failed, *_] = [r for r in caplog.records if getattr(r, "action", None) == "pass_failed"]
+    assert failed.levelno == logging.WARNING
+    assert failed.connection_lost is True  # type: ignore[attr-defined]
+    assert "Connection refused" in failed.reason  # type: ignore[attr-defined]
+    assert dropped == [True]
+    assert "pw-not-in-logs" not in caplog.text
+    assert all("pw-not-in-logs" not in str(r.exc_info) for r in caplog.records)
+
+
+def test_while_the_database_is_gone_passes_are_retried_often_enough_to_resume_promptly() -> None:
+    def lost() -> OperationalError:
+        return OperationalError("SELECT 1", {}, psycopg.OperationalError("connection failed"))
+
+    loop = supervisor(Passes(*[lost() for _ in range(20)]), Ticker(), max_backoff=60.0)
+    loop.jitter = lambda: 0.999
+    waits = [loop.run_once() for _ in range(20)]
+    assert max(waits) <= loop.reconnect_backoff == 10.0  # not the 60 s of other failures
+    assert loop.health.snapshot().consecutive_failures == 20
+
+
+def test_only_connection_errors_count_as_a_lost_database() -> None:
+    assert connection_lost(OperationalError("x", {}, psycopg.OperationalError("refused")))
+    shutdown = psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+    assert connection_lost(OperationalError("x", {}, shutdown))
+    assert not connection_lost(locked())  # SQLite's lock: a failure to look into, not an outage
+    assert not connection_lost(ValueError("a bug"))
+    syntax = psycopg.errors.SyntaxError("syntax error")
+    assert not connection_lost(ProgrammingError("x", {}, syntax))
+
+
+def test_a_postgresql_server_gone_silent_fails_the_connection_instead_of_hanging() -> None:
+    """A server that accepts TCP and never answers (a half-dead host): the connection attempt
+    gives up after connect_timeout (10 s unless the URL says; 1 s here), keepalives on."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever answers
+        url = f"postgresql+psycopg://dripsms@127.0.0.1:{silent.getsockname()[1]}/postgres"
+        defaults, own = connect(url), connect(url + "?connect_timeout=1")
+        used: dict[str, dict[str, object]] = {}
+        for name, engine in (("defaults", defaults), ("own", own)):
+
+            def record(dialect: object, rec: object, cargs: object, cparams: dict[str, object],
+                       name: str = name) -> None:  # fmt: skip
+                used[name] = dict(cparams)
+                cparams["connect_timeout"] = 1  # the test waits 1 s, not 10
+
+            event.listen(engine, "do_connect", record)
+        for engine in (defaults, own):
+            started = time.monotonic()
+            with pytest.raises(OperationalError) as failed:
+                engine.connect()
+            assert time.monotonic() - started < 10
+            assert connection_lost(failed.value)
+            engine.dispose()
+    assert used["defaults"]["connect_timeout"] == 10
+    assert used["defaults"]["keepalives"] == 1 and used["defaults"]["keepalives_idle"] == 30
+    assert used["own"]["connect_timeout"] == "1"  # the URL's own value wins
+    assert used["own"]["keepalives"] == 1

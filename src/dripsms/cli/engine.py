@@ -190,6 +190,8 @@ def _loop(
     supervisor = Supervisor(
         tick, runtime.clock, health, stop, runtime.settings.poll_interval,
         jitter=random.random, after_pass=beat, wake=wake,
+        # A restarted server left the pool's connections dead: the next pass opens new ones.
+        on_connection_lost=runtime.engine.dispose,
     )  # fmt: skip
     try:
         supervisor.run()

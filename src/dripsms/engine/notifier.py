@@ -118,8 +118,11 @@ def deliver_due(
     ``twilio_auth_token`` signs the texts forwarded to a Studio flow.
     """
     report = NotifyReport()
-    with engine.connect() as connection:
-        due = notifications.due_notifications(connection, now, limit)
+    # Claimed, so that two workers never post the same one; held long enough for every
+    # post of this pass to time out before another worker may try it again.
+    hold = timedelta(seconds=timeout * limit + 60)
+    with engine.begin() as connection:
+        due = notifications.claim_due_notifications(connection, now, limit, hold)
     for row in due:
         error = _post(row, secret, now, timeout, twilio_auth_token)
         attempts = row.attempts + 1

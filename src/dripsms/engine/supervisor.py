@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
 from dripsms.clock import Clock, iso_instant
 from dripsms.core.backoff import backoff
 from dripsms.engine.outcomes import TickReport
@@ -34,6 +36,27 @@ def describe(error: BaseException) -> tuple[str, str]:
     original = getattr(error, "orig", None)  # SQLAlchemy's wrapper: the driver's own error
     reason = str(original if original is not None else error).strip().splitlines()
     return type(error).__name__, mask_phones(reason[0][:200]) if reason else ""
+
+
+UNREACHABLE_SQLSTATES = ("08", "57P")
+"""PostgreSQL's connection exceptions (class 08) and operator interventions (57P01 the server
+shut down, 57P03 it is starting up)."""
+
+
+def connection_lost(error: BaseException) -> bool:
+    """The database server could not be reached, or dropped the connection (a restart, a
+    failover, a network cut): the next pass reconnects. A SQLite lock is not one."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    # psycopg's errors carry a SQLSTATE (None: no server answered at all); sqlite3's do not.
+    if not hasattr(error.orig, "sqlstate"):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return sqlstate is None or str(sqlstate).startswith(UNREACHABLE_SQLSTATES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +176,11 @@ class Supervisor:
     wake: threading.Event | None = None
     """Set to run the next pass at once (the virtual clock moved); whoever sets ``stop``
     sets it too, since the loop then waits on it instead of on ``stop``."""
+    reconnect_backoff: float = 10.0
+    """Most seconds between passes while the database cannot be reached: a worker resumes
+    within about this long of the server coming back, however long it was gone."""
+    on_connection_lost: Callable[[], None] = field(default=lambda: None)
+    """Called when a pass lost its database connection (the worker drops its pool)."""
 
     def run(self) -> None:
         """The loop; returns only once ``stop`` is set."""
@@ -175,20 +203,7 @@ class Supervisor:
         try:
             report = self.run_pass(self.clock())
         except Exception as error:  # the loop outlives any pass; BaseException still stops it
-            error_type, reason = describe(error)
-            self.health.failed(error_type)
-            failures = self.health.snapshot().consecutive_failures
-            delay = pass_backoff(
-                failures, base=self.poll_interval, cap=max(self.max_backoff, self.poll_interval),
-                jitter=self.jitter(),
-            )  # fmt: skip
-            log.error(
-                "dispatcher pass failed; retrying in %.1f s", delay,
-                extra={"action": "pass_failed", "error": error_type, "reason": reason,
-                       "failures": failures, "retry_in": round(delay, 1)},
-            )  # fmt: skip
-            log.debug("pass failure", exc_info=True, extra={"action": "pass_failed"})
-            return delay
+            return self._failed(error)
         self.health.passed()
         try:
             self.after_pass()
@@ -206,3 +221,30 @@ class Supervisor:
         if counts:  # only when something happened
             log.info("tick", extra={"action": "tick", **counts})
         return self.poll_interval
+
+    def _failed(self, error: Exception) -> float:
+        """Count and log a failed pass; the seconds to wait before the next one."""
+        error_type, reason = describe(error)
+        self.health.failed(error_type)
+        failures = self.health.snapshot().consecutive_failures
+        lost = connection_lost(error)
+        cap = max(self.max_backoff, self.poll_interval)
+        if lost:  # the server will be back: look for it often enough to resume promptly
+            cap = max(min(cap, self.reconnect_backoff), self.poll_interval)
+        delay = pass_backoff(failures, base=self.poll_interval, cap=cap, jitter=self.jitter())
+        if lost:
+            try:
+                self.on_connection_lost()
+            except Exception:  # dropping a pool is best effort; the next pass reconnects anyway
+                log.debug("dropping the connection pool failed", exc_info=True)
+        # A lost connection is an outage to watch, not a bug: WARNING (a lock or a bug: ERROR).
+        log.log(
+            logging.WARNING if lost else logging.ERROR,
+            "dispatcher pass failed%s; retrying in %.1f s",
+            " (database unreachable)" if lost else "", delay,
+            extra={"action": "pass_failed", "error": error_type, "reason": reason,
+                   "failures": failures, "retry_in": round(delay, 1),
+                   "connection_lost": lost},
+        )  # fmt: skip
+        log.debug("pass failure", exc_info=True, extra={"action": "pass_failed"})
+        return delay

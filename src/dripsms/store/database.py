@@ -68,7 +68,25 @@ def connect(url: str) -> Engine:
         return engine
     # pre_ping: a connection the server dropped (a restart, a failover) is replaced before
     # use, so the pass after a lost connection gets a fresh one instead of failing again.
-    return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+    # POSTGRESQL_CONNECT_ARGS: a server gone silent never hangs a pass (the URL's own win).
+    connect_args = {k: v for k, v in POSTGRESQL_CONNECT_ARGS.items() if k not in parsed.query}
+    return create_engine(
+        parsed, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args
+    )
+
+
+POSTGRESQL_CONNECT_ARGS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+"""libpq options of every PostgreSQL connection, unless the URL sets them: a server that
+vanished without closing its connections (a failover, a cut network) fails a connection
+attempt after 10 s, and a connection in use within about a minute (TCP keepalives), so the
+pass fails, the supervisor retries, and the worker resumes once the server is back,
+instead of waiting on a dead socket for the kernel's two-hour default."""
 
 
 READ_ONLY = {"dripsms_read_only": True}

@@ -7,7 +7,7 @@ States: :class:`~dripsms.core.states.NotificationState`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -58,6 +58,29 @@ def due_notifications(connection: Connection, at: datetime, limit: int) -> list[
     return [DueNotification(r.id, r.url, dict(r.payload), r.attempts) for r in rows]
 
 
+def claim_due_notifications(
+    connection: Connection, at: datetime, limit: int, hold: timedelta
+) -> list[DueNotification]:
+    """Like :func:`due_notifications`, but claimed for the caller: rows another worker is
+    claiming are skipped (``SKIP LOCKED`` on PostgreSQL), and each one's next attempt moves
+    ``hold`` ahead, so that no other worker posts it meanwhile (if the caller dies
+    mid-post, it is posted again then). The caller settles each one afterwards."""
+    rows = connection.execute(
+        select(n.id, n.url, n.payload, n.attempts)
+        .where(n.state == PENDING, n.next_attempt_at <= at)
+        .order_by(n.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if rows:
+        connection.execute(
+            update(notifications)
+            .where(n.id.in_([r.id for r in rows]))
+            .values(next_attempt_at=at + hold)
+        )
+    return [DueNotification(r.id, r.url, dict(r.payload), r.attempts) for r in rows]
+
+
 def mark_delivered(
     connection: Connection, notification_id: int, attempts: int, at: datetime
 ) -> None:
@@ -87,6 +110,7 @@ def _settle(connection: Connection, notification_id: int, **values: Any) -> None
 
 __all__ = [
     "DueNotification",
+    "claim_due_notifications",
     "due_notifications",
     "mark_delivered",
     "mark_failed",

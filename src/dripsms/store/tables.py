@@ -89,6 +89,8 @@ enrollments = Table(
     ),
 )
 
+# On PostgreSQL, migration 0005 sets fillfactor 70 and autovacuum at 2% of rows on messages
+# (claim-hot: several updates per row), and fillfactor 50 on cursors (heartbeats).
 messages = Table(
     "messages",
     metadata,
