@@ -30,25 +30,24 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine
 
 from dripsms.core.handoff import ProviderWindow
-from dripsms.core.sequence.dependencies import waits_for
 from dripsms.core.states import TWILIO_STATUSES, MessageState, advance
 from dripsms.engine.callbacks import status_callback_url
+from dripsms.engine.canceling import Canceler
 from dripsms.engine.config import config_from
 from dripsms.engine.handoff import Answered, AnswerRecorder, Slots
 from dripsms.engine.library import SequenceLibrary
 from dripsms.engine.outcomes import TickReport
-from dripsms.engine.preparation import Create, Settle, backoff, prepare_handoff, settled
+from dripsms.engine.preparation import Create, Settle, backoff, prepare_handoff
 from dripsms.engine.ratelimit import TokenBucket
+from dripsms.engine.releasing import release_blocked
 from dripsms.engine.stopping import opt_out_contact
 from dripsms.provider.base import (
-    NOT_CANCELABLE,
     OPTED_OUT,
     SCHEDULE_LIMIT,
     Provider,
     ProviderError,
     ProviderMessage,
 )
-from dripsms.store import messages as stored_messages
 from dripsms.store import outbox
 from dripsms.store.handoffs import Answer, Intent, record_answers, record_intents
 
@@ -115,9 +114,9 @@ class Dispatcher:
     ) -> None:
         self.engine = engine
         self.passes = tuple(passes)
+        """Other timers a pass runs (reply windows, notify webhooks, missed replies)."""
         self.stopping = threading.Event()
         """Set to stop claiming new batches (calls already made are finished and recorded)."""
-        """Other timers a pass runs (reply windows, notify webhooks, missed replies)."""
         self.provider = provider
         self.library = library
         self.config = config
@@ -127,6 +126,7 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="dripsms-call")
         self._recording = ThreadPoolExecutor(1, thread_name_prefix="dripsms-record")
         self._report_lock = threading.Lock()
+        self.canceler = Canceler(engine, provider, self.bucket, self._pool, config.concurrency)
         self.progress: Callable[[], None] = lambda: None
         """Called after each batch of a pass (the supervisor: a long pass is alive)."""
 
@@ -154,11 +154,14 @@ class Dispatcher:
         """
         started = self.monotonic()
         report = TickReport()
-        self._cancel_requested(now, report)
+        self.canceler.run(now, partial(self._count, report))
         for run_pass in self.passes:
             for name, count in run_pass(now).items():
                 report.add(name, count)
-        self._release_blocked(now, report)
+        report.add(
+            "released",
+            release_blocked(self.engine, self.library, self.config.window.latest(now), now),
+        )
         self._hand_off_due(now, report, started)
         return report
 
@@ -518,80 +521,3 @@ class Dispatcher:
             message, now, report, "retrying", target=S.PLANNED, cause="reconciled_absent",
             attempt_started_at=None,
         )  # fmt: skip
-
-    # -- releasing blocked messages -------------------------------------------------------
-
-    def _release_blocked(self, now: datetime, report: TickReport) -> None:
-        """Plan blocked messages whose awaited replies are in (or will never come)."""
-        until = self.config.window.latest(now)
-        with self.engine.begin() as connection:
-            blocked = outbox.blocked_due(connection, until=until, limit=10_000)
-            enrollment_ids = [b.enrollment_id for b in blocked]
-            steps = outbox.steps_of(connection, enrollment_ids)
-            replies = outbox.replies_of(connection, enrollment_ids)
-            for message in blocked:
-                loaded = self.library.pinned(
-                    message.sequence_digest, message.sequence_text, message.sequence_key
-                )
-                sequence = loaded.sequence
-                awaited = waits_for(sequence, sequence.step(message.step_id))
-                known = replies[message.enrollment_id]
-                rows = steps[message.enrollment_id]
-                if all(settled(sequence, x, rows.get(x), x in known, now) for x in awaited):
-                    outbox.move(
-                        connection, message.id, fence=None, source=S.BLOCKED,
-                        target=S.PLANNED, now=now, cause="replies_settled",
-                    )  # fmt: skip
-                    report.add("released")
-
-    # -- canceling ------------------------------------------------------------------------
-
-    def _cancel_requested(self, now: datetime, report: TickReport) -> None:
-        with self.engine.connect() as connection:
-            pending = outbox.cancel_requests(connection, limit=10_000)
-        if not pending:
-            return
-        # The same slots and rate limit as the creates; all done before anything is claimed
-        # (a cancel frees a scheduling slot at Twilio).
-        slots = Slots(self._pool, self.config.concurrency)
-        try:
-            for message_id, sid, _ in pending:
-                slots.put(partial(self._cancel, message_id, sid, now, report))
-        finally:
-            slots.finish()
-
-    def _cancel(self, message_id: int, sid: str, now: datetime, report: TickReport) -> None:
-        self.bucket.acquire()
-        try:
-            status = self.provider.cancel(sid)
-        except ProviderError as error:
-            if error.code != NOT_CANCELABLE:
-                log.info("cancel failed; will retry", extra={"message_id": message_id})
-                return
-            status = self._status_of(sid)
-            self._count(report, "cancel_too_late")
-        self._apply_status(message_id, status, now, report)
-
-    def _status_of(self, sid: str) -> str:
-        self.bucket.acquire()
-        try:
-            return self.provider.fetch(sid).status
-        except ProviderError:
-            return "sent"
-
-    def _apply_status(
-        self, message_id: int, status: str, now: datetime, report: TickReport
-    ) -> None:
-        target = TWILIO_STATUSES.get(status, S.SENT)
-        with self.engine.begin() as connection:
-            moved = outbox.move(
-                connection, message_id, fence=None, source=S.SCHEDULED,
-                target=advance(S.SCHEDULED, target), now=now, cause="cancel_requested",
-                detail={"status": status}, cancel_requested_at=None,
-            )  # fmt: skip
-            if not moved:
-                stored_messages.clear_cancel_request(connection, message_id)
-        # Twilio's answer is what counts: its "canceled" callback may have been recorded
-        # before this answer, so the row can be canceled already and ``moved`` false.
-        if target is S.CANCELED:
-            self._count(report, "canceled")
