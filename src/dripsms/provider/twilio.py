@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -39,6 +40,36 @@ def format_send_at(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class _Session(requests.Session):
+    """A ``requests`` session that reads the environment's proxy and CA settings once per
+    host, not once per request.
+
+    For every request ``requests`` looks up ``HTTPS_PROXY``, ``NO_PROXY``,
+    ``REQUESTS_CA_BUNDLE`` and the like by walking the whole process environment (twice:
+    ``getproxies_environment``); at hundreds of creates a second that walk was a fifth of
+    a worker's CPU. The environment of a running process does not change, and a provider
+    talks to one host, so the answer is kept per (scheme, host). Explicit arguments (the
+    SDK passes none) are merged as ``requests`` always does.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        if proxies or stream is not None or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(str(url))
+        key = (parts.scheme, parts.netloc)
+        settings = self._environment.get(key)
+        if settings is None:
+            settings = super().merge_environment_settings(url, {}, None, None, None)
+            self._environment[key] = settings
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK ships no types
     """The SDK's client, remembering each thread's last response (for ``Retry-After``).
 
@@ -50,6 +81,7 @@ class _HttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK ships no t
 
     def __init__(self, timeout: float, pool_size: int = 10) -> None:
         super().__init__(timeout=timeout, logger=_HTTP_LOG)
+        self.session = _Session()
         self._local = threading.local()
         for prefix in ("https://", "http://"):
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
