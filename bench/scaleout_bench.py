@@ -55,7 +55,7 @@ from dripsms.engine.enrollment import Enroller, lines
 from dripsms.engine.library import SequenceLibrary
 from dripsms.store.database import connect, upgrade
 from dripsms.store.tables import messages
-from reporting import RESULTS, cores, cpu_model, table, write_section
+from reporting import cores, cpu_model, table, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src" / "dripsms" / "store" / "migrations" / "versions"))
@@ -499,7 +499,7 @@ def main(argv: list[str] | None = None) -> None:
         if run.duplicates or run.creates != run.distinct:
             raise SystemExit(f"{run.workers} workers: duplicates at the sandbox")
     if args.write:
-        write_section(RESULTS, SECTION, section)
+        write_section(SECTION, section)
 
 
 if __name__ == "__main__":
