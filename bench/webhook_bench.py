@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import random
@@ -585,6 +586,10 @@ def profile_app(app: Any, work: list[Prepared], warmup: int, target: str, top: i
             uncached[f"{key} ({hit.name})"] = uncached.get(f"{key} ({hit.name})", 0) + 1
 
     async def run(requests: list[Prepared]) -> None:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):  # the logs
+            await each(requests)
+
+    async def each(requests: list[Prepared]) -> None:
         for request in requests:
             current[0] = request.kind
             kinds[request.kind] = kinds.get(request.kind, 0) + 1
@@ -657,7 +662,10 @@ def profile_app(app: Any, work: list[Prepared], warmup: int, target: str, top: i
 
 def run_profile(args: argparse.Namespace, directory: Path) -> list[Profile]:
     """The profile of the bare endpoint and of the app ``dripsms serve`` builds, on SQLite."""
+    import logging
+
     from dripsms.cli import common
+    from dripsms.logs import configure_logging
     from dripsms.web.app import create_app
 
     public = "http://127.0.0.1:8000"
@@ -680,10 +688,15 @@ def run_profile(args: argparse.Namespace, directory: Path) -> list[Profile]:
     try:
         found = [profile_app(bare_app(), work, warmup, "bare", args.profile_top)]
         runtime = common.runtime()
+        # Logs as `dripsms serve` writes them (its level and format; to a file, not a tty).
+        configure_logging(runtime.settings.log_level, runtime.settings.log_format)
+        root = logging.getLogger()
         try:
             found.append(profile_app(create_app(runtime), work, warmup, "sqlite", args.profile_top))
         finally:
             runtime.engine.dispose()
+            for handler in [h for h in root.handlers if getattr(h, "_dripsms", False)]:
+                root.removeHandler(handler)
     finally:
         for name, value in saved.items():
             if value is None:
