@@ -10,6 +10,10 @@ from sqlalchemy import Connection, func, insert, select
 
 from dripsms.store.tables import alerts
 
+_RECORD = insert(alerts).returning(alerts.c.id)
+"""Built once: a statement given its values as parameters skips building a bound parameter
+per value, and a cache key, on every call (the same SQL, the same rows)."""
+
 
 def record_alert(
     connection: Connection,
@@ -27,19 +31,18 @@ def record_alert(
     """Keep one alert (in the transaction of the rule that raised it); its id."""
     return int(
         connection.execute(
-            insert(alerts)
-            .values(
-                at=at,
-                contact_id=contact_id,
-                enrollment_id=enrollment_id,
-                step_id=step_id,
-                target=target[:64],
-                reason=reason[:16],
-                rule=rule,
-                answer=answer,
-                value=value,
-            )
-            .returning(alerts.c.id)
+            _RECORD,
+            {
+                "at": at,
+                "contact_id": contact_id,
+                "enrollment_id": enrollment_id,
+                "step_id": step_id,
+                "target": target[:64],
+                "reason": reason[:16],
+                "rule": rule,
+                "answer": answer,
+                "value": value,
+            },
         ).scalar_one()
     )
 

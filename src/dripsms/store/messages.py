@@ -62,6 +62,10 @@ def _of_enrollment(
     return [StepMessage(r.id, r.step_id, S(r.state), r.due_at) for r in rows]
 
 
+_ADD_STEP = insert(messages)
+"""Built once, given its values as parameters (see :data:`_FIRST_CALLBACK`)."""
+
+
 def add_step(
     connection: Connection,
     enrollment_id: int,
@@ -75,10 +79,11 @@ def add_step(
     """Plan a new message: a step's, unless ``written`` gives its ``kind`` (with its
     ``body``, and ``to_phone`` for a staff alert)."""
     connection.execute(
-        insert(messages).values(
+        _ADD_STEP,
+        dict(
             enrollment_id=enrollment_id, step_id=step_id, state=state.value,
             due_at=due_at, updated_at=now, **written,
-        )
+        ),
     )  # fmt: skip
 
 
@@ -185,12 +190,17 @@ def for_callback(connection: Connection, sid: str, message_id: int | None) -> Ca
     return None if row is None else CallbackTarget(row.id, row.state, row.sid, row.enrollment_id)
 
 
+_FIRST_CALLBACK = insert(status_callbacks)
+"""Built once: a statement given its values as parameters skips building a bound parameter
+per value, and a cache key, on every call (the same SQL, the same rows)."""
+
+
 def first_callback(connection: Connection, sid: str, status: str, now: datetime) -> bool:
     """Record that Twilio posted ``status`` for ``sid``; False when it was recorded before."""
     try:
         with connection.begin_nested():
             connection.execute(
-                insert(status_callbacks).values(message_sid=sid, status=status, received_at=now)
+                _FIRST_CALLBACK, {"message_sid": sid, "status": status, "received_at": now}
             )
     except IntegrityError:
         return False

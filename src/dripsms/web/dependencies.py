@@ -87,7 +87,13 @@ def get_services(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def _services(request: Request) -> Services:
+    """:func:`get_services` as a dependency: ``async``, so that FastAPI calls it on the event
+    loop rather than hopping to its threadpool and back for a dict lookup."""
+    return get_services(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
 async def read_payload(request: Request) -> dict[str, Any]:

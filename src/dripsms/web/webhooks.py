@@ -21,11 +21,12 @@ from dripsms.web.schemas import ErrorBody
 from dripsms.web.twilio_signature import verified_params
 
 
-def signature_key(request: Request) -> str:
+async def signature_key(request: Request) -> str:
     """The auth token webhooks must be signed with; 503 before reading a byte without one.
 
     An API key cannot check Twilio's signatures, and the sandbox's published token is
     known to everyone: then no webhook is processed at all, and the answer says what to set.
+    (``async``: FastAPI runs it on the event loop, not through its threadpool.)
     """
     key = get_services(request).auth_token
     if not key:
