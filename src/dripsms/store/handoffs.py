@@ -6,9 +6,10 @@ message another dispatcher took over meanwhile is left alone, as ``outbox.move``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, update
 
@@ -19,13 +20,16 @@ from dripsms.store.tables import messages
 S = MessageState
 m = messages.c
 
+_FENCED = (
+    m.id == bindparam("b_id"),
+    m.fence == bindparam("b_fence"),
+    m.state == S.HANDING_OFF.value,
+)
+"""The claim still holds: the row is ``handing_off`` under the claimer's fence."""
+
 _RECORD = (
     update(messages)
-    .where(
-        m.id == bindparam("b_id"),
-        m.fence == bindparam("b_fence"),
-        m.state == S.HANDING_OFF.value,
-    )
+    .where(*_FENCED)
     .values(
         state=bindparam("b_state"),
         sid=bindparam("b_sid"),
@@ -39,11 +43,7 @@ _RECORD = (
 
 _INTEND = (
     update(messages)
-    .where(
-        m.id == bindparam("b_id"),
-        m.fence == bindparam("b_fence"),
-        m.state == S.HANDING_OFF.value,
-    )
+    .where(*_FENCED)
     .values(
         body=bindparam("b_body"),
         send_at=bindparam("b_send_at"),
@@ -56,6 +56,16 @@ _INTEND = (
     .returning(m.id)
 )
 """One claimed row's intent, fenced; built once."""
+
+
+def _fenced(connection: Connection, statement: Any, rows: Iterable[dict[str, Any]]) -> set[int]:
+    """Run a fenced one-row ``statement`` for each set of values; the ids it changed."""
+    changed: set[int] = set()
+    for values in rows:
+        row = connection.execute(statement, values).first()
+        if row is not None:
+            changed.add(row.id)
+    return changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,21 +83,15 @@ def record_intents(connection: Connection, intents: Sequence[Intent], now: datet
     """Record each message's rendered body, SendAt and attempt (``now``) before its create,
     fenced, with a ``handoff_started`` event each; in the caller's transaction. Returns the
     ids recorded (the others lost their claim: they must not be created)."""
-    recorded: set[int] = set()
-    for intent in intents:
-        row = connection.execute(
-            _INTEND,
-            {
-                "b_id": intent.message_id,
-                "b_fence": intent.fence,
-                "b_body": intent.body,
-                "b_send_at": intent.send_at,
-                "b_attempts": intent.attempts,
-                "b_now": now,
-            },
-        ).first()
-        if row is not None:
-            recorded.add(intent.message_id)
+    recorded = _fenced(
+        connection,
+        _INTEND,
+        (
+            {"b_id": i.message_id, "b_fence": i.fence, "b_body": i.body,
+             "b_send_at": i.send_at, "b_attempts": i.attempts, "b_now": now}
+            for i in intents
+        ),
+    )  # fmt: skip
     record(
         connection,
         (
@@ -122,21 +126,17 @@ class Answer:
 def record_answers(connection: Connection, answers: Sequence[Answer], now: datetime) -> set[int]:
     """Move each answered row ``handing_off → target`` with its SID (fenced), and log each
     move; in the caller's transaction. Returns the ids moved (the others lost their lease)."""
-    moved: set[int] = set()
     for answer in answers:
         transition(S.HANDING_OFF, answer.target)  # a programming error, not a race
-        row = connection.execute(
-            _RECORD,
-            {
-                "b_id": answer.message_id,
-                "b_fence": answer.fence,
-                "b_state": answer.target.value,
-                "b_sid": answer.sid,
-                "b_now": now,
-            },
-        ).first()
-        if row is not None:
-            moved.add(answer.message_id)
+    moved = _fenced(
+        connection,
+        _RECORD,
+        (
+            {"b_id": a.message_id, "b_fence": a.fence, "b_state": a.target.value,
+             "b_sid": a.sid, "b_now": now}
+            for a in answers
+        ),
+    )  # fmt: skip
     record(
         connection,
         (

@@ -53,14 +53,19 @@ def queue_notification(
     )  # fmt: skip
 
 
-def due_notifications(connection: Connection, at: datetime, limit: int) -> list[DueNotification]:
+def _due(at: datetime, limit: int) -> Any:
     """Pending notifications due by ``at``, the longest waiting first."""
-    rows = connection.execute(
+    return (
         select(n.id, n.url, n.payload, n.attempts)
         .where(n.state == PENDING, n.next_attempt_at <= at)
         .order_by(n.next_attempt_at)
         .limit(limit)
-    ).all()
+    )
+
+
+def due_notifications(connection: Connection, at: datetime, limit: int) -> list[DueNotification]:
+    """Pending notifications due by ``at``, the longest waiting first (a look, no claim)."""
+    rows = connection.execute(_due(at, limit)).all()
     return [DueNotification(r.id, r.url, dict(r.payload), r.attempts) for r in rows]
 
 
@@ -71,13 +76,7 @@ def claim_due_notifications(
     claiming are skipped (``SKIP LOCKED`` on PostgreSQL), and each one's next attempt moves
     ``hold`` ahead, so that no other worker posts it meanwhile (if the caller dies
     mid-post, it is posted again then). The caller settles each one afterwards."""
-    rows = connection.execute(
-        select(n.id, n.url, n.payload, n.attempts)
-        .where(n.state == PENDING, n.next_attempt_at <= at)
-        .order_by(n.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    rows = connection.execute(_due(at, limit).with_for_update(skip_locked=True)).all()
     if rows:
         connection.execute(
             update(notifications)
