@@ -7,7 +7,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,28 +16,37 @@ from typing import Any
 
 from exactly_once import STEPS, assert_exactly_once, enroll_contacts, unfinished, write_drip
 from sqlalchemy import Engine, func, select
+from tests.e2e.conftest import ONE_STEP_SEQUENCE, url_of
 
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.dispatcher import Dispatcher
 from dripsms.engine.handoff import Answered
 from dripsms.sandbox import CallKind, FaultConfig, FaultRule
 from dripsms.store.tables import events, messages
-from dripsms.testing import sandbox_world
+from dripsms.testing import SandboxWorld, sandbox_world
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE_AND_RECONCILE = timedelta(minutes=2, seconds=30)
-NOW_SEQUENCE = """key: now
-name: Now
-timezone: UTC
-send_window: {start: "00:00", end: "24:00"}
-steps:
-  - id: hello
-    at: {minutes: 1}
-    body: "Hello {{ name }}"
-attributes:
-  name: string
-"""
 SLOW_MS = 3_000
+
+
+@contextmanager
+def due_now(
+    engine: Engine, folder: Path, contacts: int, concurrency: int
+) -> Iterator[SandboxWorld]:
+    """``contacts`` patients each with one text due now (a send-now create), batches of 5."""
+    (folder / "now.yaml").write_text(ONE_STEP_SEQUENCE)
+    with sandbox_world(
+        url_of(engine), folder, T0, public_url="http://127.0.0.1:9", rate_limit=100_000,
+        concurrency=concurrency, batch_size=5,
+    ) as world:  # fmt: skip
+        requests = [
+            (i + 1, EnrollmentRequest("now", f"+1415555{i:04d}", attributes={"name": f"n{i}"}))
+            for i in range(contacts)
+        ]
+        assert len(world.runtime.enroller.enroll_batch(requests, now=T0).enrolled) == contacts
+        world.at(T0 + timedelta(minutes=1))
+        yield world
 
 
 def recorded(engine: Engine) -> int:
@@ -73,21 +83,10 @@ def test_a_slow_create_does_not_hold_back_the_rest_of_its_batch(
     """The first create takes 3 s at the sandbox; 19 others, in batches of 5 over 4 slots,
     are all made and recorded before it answers (claims do not wait for a batch's slowest
     create)."""
-    (tmp_path / "now.yaml").write_text(NOW_SEQUENCE)
-    url = engine.url.render_as_string(hide_password=False)
     contacts = 20
-    with sandbox_world(
-        url, tmp_path, T0, public_url="http://127.0.0.1:9", rate_limit=100_000, concurrency=4,
-        batch_size=5,
-    ) as world:  # fmt: skip
-        requests = [
-            (i + 1, EnrollmentRequest("now", f"+1415555{i:04d}", attributes={"name": f"n{i}"}))
-            for i in range(contacts)
-        ]
-        assert len(world.runtime.enroller.enroll_batch(requests, now=T0).enrolled) == contacts
+    with due_now(engine, tmp_path, contacts, concurrency=4) as world:
         slow = FaultRule(latency_ms=SLOW_MS, times=1)
         world.sandbox.faults.configure(FaultConfig(rules={CallKind.CREATE: slow}))
-        world.at(T0 + timedelta(minutes=1))
         runtime = world.runtime
         plain = runtime.dispatcher()
         plain.close()
@@ -181,19 +180,8 @@ class StopsAfterFirstCreate:
 def test_a_stop_mid_pass_claims_no_more_and_records_everything_claimed(
     engine: Engine, tmp_path: Path
 ) -> None:
-    (tmp_path / "now.yaml").write_text(NOW_SEQUENCE)
-    url = engine.url.render_as_string(hide_password=False)
     contacts = 40
-    with sandbox_world(
-        url, tmp_path, T0, public_url="http://127.0.0.1:9", rate_limit=100_000, concurrency=2,
-        batch_size=5,
-    ) as world:  # fmt: skip
-        requests = [
-            (i + 1, EnrollmentRequest("now", f"+1415555{i:04d}", attributes={"name": f"n{i}"}))
-            for i in range(contacts)
-        ]
-        assert len(world.runtime.enroller.enroll_batch(requests, now=T0).enrolled) == contacts
-        world.at(T0 + timedelta(minutes=1))
+    with due_now(engine, tmp_path, contacts, concurrency=2) as world:
         runtime = world.runtime
         plain = runtime.dispatcher()
         plain.close()
@@ -217,19 +205,8 @@ def test_a_stop_mid_pass_claims_no_more_and_records_everything_claimed(
 def test_progress_is_reported_after_each_batch_of_a_long_pass(
     engine: Engine, tmp_path: Path
 ) -> None:
-    (tmp_path / "now.yaml").write_text(NOW_SEQUENCE)
-    url = engine.url.render_as_string(hide_password=False)
     contacts = 40
-    with sandbox_world(
-        url, tmp_path, T0, public_url="http://127.0.0.1:9", rate_limit=100_000, concurrency=2,
-        batch_size=5,
-    ) as world:  # fmt: skip
-        requests = [
-            (i + 1, EnrollmentRequest("now", f"+1415555{i:04d}", attributes={"name": f"n{i}"}))
-            for i in range(contacts)
-        ]
-        assert len(world.runtime.enroller.enroll_batch(requests, now=T0).enrolled) == contacts
-        world.at(T0 + timedelta(minutes=1))
+    with due_now(engine, tmp_path, contacts, concurrency=2) as world:
         dispatcher = world.runtime.dispatcher()
         progress: list[int] = []
         dispatcher.progress = lambda: progress.append(recorded(world.engine))

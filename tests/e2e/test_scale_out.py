@@ -26,6 +26,7 @@ import pytest
 import requests
 from exactly_once import AT_TWILIO, UNFINISHED
 from sqlalchemy import Engine, func, select
+from tests.e2e.conftest import ONE_STEP_SEQUENCE
 
 from dripsms.clock import system_clock
 from dripsms.core.planning import EnrollmentRequest
@@ -39,18 +40,6 @@ from dripsms.store.tables import contacts, enrollments, events, messages
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-SEQUENCE = """key: now
-name: Now
-timezone: UTC
-send_window: {start: "00:00", end: "24:00"}
-steps:
-  - id: hello
-    at: {minutes: 1}
-    body: "Hello {{ name }}"
-attributes:
-  name: string
-"""
-"""One text a minute after enrollment: enrolled two minutes ago, it is due now (no SendAt)."""
 REQUEST_TIMEOUT = 0.5
 FLAKY_CREATES = FaultRule(
     latency_ms=5,
@@ -78,7 +67,7 @@ class NoCallbacks:
 def enroll_due(url: str, folder: Path, count: int) -> None:
     """``count`` contacts enrolled two minutes ago: each one's text is due now."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "now.yaml").write_text(SEQUENCE)
+    (folder / "now.yaml").write_text(ONE_STEP_SEQUENCE)  # enrolled two minutes ago: due now
     engine = connect(url)
     enroller = Enroller(engine, SequenceLibrary(folder))
     then = system_clock() - timedelta(minutes=2)
