@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import functools
 import heapq
-import json
 import logging
 import os
 import platform
@@ -40,7 +39,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -53,6 +51,7 @@ import urllib3.connectionpool
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+import sandbox_child
 from dripsms.clock import system_clock
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.callbacks import status_callback_url
@@ -120,23 +119,10 @@ class Twilio:
             self.server = SandboxServer(Sandbox())
             self.base_url = self.server.start()
         else:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                text=True, cwd=ROOT,
-            )  # fmt: skip
-            assert self.process.stdout is not None
-            self.base_url = self.process.stdout.readline().strip()
-            if not self.base_url.startswith("http"):
-                raise RuntimeError("the sandbox process did not start")
+            self.process, self.base_url = sandbox_child.start(SERVER)
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base_url + path, data=data, method="GET" if body is None else "POST",
-            headers={"Content-Type": "application/json"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
+        return sandbox_child.admin(self.base_url, path, body)
 
     def fresh(self) -> None:
         """Forget every message and count; every create answers after 150 ms."""
@@ -151,13 +137,7 @@ class Twilio:
         if self.server is not None:
             self.server.stop()
         if self.process is not None:
-            assert self.process.stdin is not None
-            self.process.stdin.close()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            sandbox_child.stop(self.process)
 
 
 # -- what a run records -------------------------------------------------------------------------

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
-import json
 import os
 import platform
 import pstats
@@ -39,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -49,6 +47,7 @@ from typing import Any
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+import sandbox_child
 from dripsms.clock import system_clock
 from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.enrollment import Enroller, lines
@@ -199,23 +198,10 @@ class Twilio:
     budget), driven through its admin routes."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, cwd=ROOT,
-        )  # fmt: skip
-        assert self.process.stdout is not None
-        self.base_url = self.process.stdout.readline().strip()
-        if not self.base_url.startswith("http"):
-            raise RuntimeError("the sandbox process did not start")
+        self.process, self.base_url = sandbox_child.start(SERVER)
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base_url + path, data=data, method="GET" if body is None else "POST",
-            headers={"Content-Type": "application/json"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.load(response)
+        return sandbox_child.admin(self.base_url, path, body)
 
     def fresh(self) -> None:
         self.admin("/_sandbox/reset", {})
@@ -228,13 +214,7 @@ class Twilio:
         return int(answer["creates"]), len(per), sum(1 for count in per if count > 1)
 
     def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        sandbox_child.stop(self.process)
 
 
 def environment(
