@@ -67,6 +67,49 @@ def test_threads_of_one_process_never_see_sqlite_locked(sqlite: Engine) -> None:
     assert len(phones(sqlite)) == 16 * 15
 
 
+def test_writers_waiting_in_the_queue_hold_no_connection(sqlite: Engine) -> None:
+    """Only the leader holds a connection: 16 threads writing at once open at most one
+    (a web process under a burst of webhooks used to open and close one per request,
+    each open running the pragmas again)."""
+    opened: list[object] = []
+    event.listen(sqlite, "connect", lambda *_: opened.append(1))
+    sqlite.dispose()  # count from an empty pool
+    start = threading.Barrier(16)
+
+    def writer(n: int) -> None:
+        start.wait()
+        for i in range(10):
+            write(sqlite, add(f"+1415556{n:02d}{i:02d}"))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(phones(sqlite)) == 16 * 10
+    assert len(opened) <= 2  # the writers' one, and the one phones() read with at most
+
+
+def test_a_writer_that_cannot_connect_gets_the_error_and_the_next_one_leads(
+    sqlite: Engine,
+) -> None:
+    """A connection that fails fails that write alone: the queue is not left without a
+    leader, and the next write commits."""
+    failing = {"once": True}
+
+    def refuse(*_: object) -> None:
+        if failing.pop("once", False):
+            raise OSError("disk unplugged")
+
+    sqlite.dispose()
+    event.listen(sqlite, "connect", refuse)
+    with pytest.raises(OSError, match="disk unplugged"):
+        write(sqlite, add("+14155550011"))
+    assert pending_writes(sqlite) == 0
+    assert write(sqlite, add("+14155550012")) == "+14155550012"
+    assert phones(sqlite) == {"+14155550012"}
+
+
 def test_queued_writes_commit_together_and_one_that_fails_takes_no_other_with_it(
     sqlite: Engine,
 ) -> None:

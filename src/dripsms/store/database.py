@@ -56,8 +56,8 @@ def connect(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         # hide_parameters: an error's text never carries a phone number or a body.
-        # A file's pool lets each of the web's threads (anyio's 40) hold a connection while
-        # it queues for the write lock (write()): none waits for a connection, then times out.
+        # A file's pool lets each of the web's threads (anyio's 40) read at once; writers
+        # queue in write() without one (only the leader of a batch holds a connection).
         in_memory = (
             parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
         )
@@ -174,16 +174,17 @@ def write(
             return work(connection)
     writers = _writers_of(engine)
     pending = _Pending(work)
-    # The connection first (as a transaction of its own would): a leader has it at hand.
-    with engine.connect() as connection:
-        with writers.turn:
-            writers.queue.append(pending)
-            while writers.busy and not pending.done:
-                writers.turn.wait()
-            if pending.done:
-                return cast(T, _outcome(pending))
-            writers.busy = True
-        try:
+    with writers.turn:
+        writers.queue.append(pending)
+        while writers.busy and not pending.done:
+            writers.turn.wait()
+        if pending.done:
+            return cast(T, _outcome(pending))
+        writers.busy = True
+    # Only the leader holds a connection: the writers waiting for it hold none, so a burst
+    # of webhooks neither opens nor closes connections (each open ran the pragmas).
+    try:
+        with engine.connect() as connection:
             while not pending.done:
                 with writers.turn:
                     size = min(WRITE_BATCH, len(writers.queue))
@@ -191,10 +192,15 @@ def write(
                 _run_batch(connection, batch, attempts, busy_ms, sleep, jitter)
                 with writers.turn:
                     writers.turn.notify_all()  # their results are in
-        finally:
-            with writers.turn:
-                writers.busy = False
-                writers.turn.notify_all()  # a waiting writer leads next
+    except BaseException:
+        with writers.turn:  # no connection: this write fails; a waiting writer leads next
+            if not pending.done and pending in writers.queue:
+                writers.queue.remove(pending)
+        raise
+    finally:
+        with writers.turn:
+            writers.busy = False
+            writers.turn.notify_all()  # a waiting writer leads next
     return cast(T, _outcome(pending))
 
 
