@@ -28,6 +28,8 @@ MAX_ID = 2**31 - 1
 (so a larger id names nothing)."""
 
 
+POOL_SIZE = 5
+"""Connections a pool keeps open (SQLAlchemy's default)."""
 SQLITE_OVERFLOW = 64
 """Connections a SQLite file's pool opens beyond its five kept ones (closed when returned)."""
 
@@ -71,8 +73,9 @@ def connect(url: str) -> Engine:
     # POSTGRESQL_CONNECT_ARGS: a server gone silent never hangs a pass (the URL's own win).
     connect_args = {k: v for k, v in POSTGRESQL_CONNECT_ARGS.items() if k not in parsed.query}
     return create_engine(
-        parsed, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args
-    )
+        parsed, pool_pre_ping=True, pool_size=POOL_SIZE, hide_parameters=True,
+        connect_args=connect_args,
+    )  # fmt: skip
 
 
 POSTGRESQL_CONNECT_ARGS = {
@@ -129,6 +132,12 @@ class _Writers:
     turn: threading.Condition = field(default_factory=threading.Condition)
     queue: deque[_Pending] = field(default_factory=deque)
     busy: bool = False
+    slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(POOL_SIZE)
+    )
+    """PostgreSQL: at most as many writes at once as the pool keeps connections. The others
+    wait here, not on a connection opened for them and closed after (a server process
+    started and stopped for each webhook of a burst)."""
 
 
 _writers: weakref.WeakKeyDictionary[Engine, _Writers] = weakref.WeakKeyDictionary()
@@ -167,10 +176,11 @@ def write(
     gets its error; the transaction is undone and the others run again without it. A
     lock another process holds past ``busy_ms`` is tried again, at most ``attempts``
     times in all, after a short jittered pause. So ``work`` must be safe to run again: it
-    re-reads what it decides on. PostgreSQL runs ``work`` alone: its rows lock one by one.
+    re-reads what it decides on. PostgreSQL runs ``work`` alone (its rows lock one by one),
+    at most :data:`POOL_SIZE` of them at once in a process.
     """
     if engine.dialect.name != "sqlite":
-        with engine.begin() as connection:
+        with _writers_of(engine).slots, engine.begin() as connection:
             return work(connection)
     writers = _writers_of(engine)
     pending = _Pending(work)

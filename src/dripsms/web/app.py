@@ -26,8 +26,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         description="Reply-aware SMS drip sequences on Twilio Message Scheduling.",
     )
     app.state.services = Services(runtime, Metrics.create(runtime.dispatcher_health))
-    app.include_router(api.router)
+    # Twilio's webhooks first: the router tries routes in order, and they are the busiest.
     app.include_router(webhooks.router)
+    app.include_router(api.router)
     app.include_router(health.router)
     app.include_router(home.router)
     app.include_router(console.router)

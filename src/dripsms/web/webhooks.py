@@ -61,8 +61,7 @@ Signed = Annotated[SignedForm, Depends(signed_form)]
 
 
 router = APIRouter(
-    prefix="/twilio", tags=["twilio webhooks"],
-    dependencies=[Depends(signature_key)],
+    prefix="/twilio", tags=["twilio webhooks"],  # every route takes ``Signed``
     responses={
         400: {"model": ErrorBody, "description": "A required field is missing"},
         403: {"model": ErrorBody, "description": "Not signed by Twilio (with the auth token)"},
@@ -83,7 +82,13 @@ def _missing(message: str, field: str) -> JSONResponse:
     return JSONResponse({"error": {"field": field, "message": message}}, status_code=400)
 
 
+NO_ANSWER = str(MessagingResponse())
+"""The TwiML of a text that gets no answer (most of them), built once."""
+
+
 def _twiml(answers: list[str]) -> Response:
+    if not answers:
+        return Response(NO_ANSWER, media_type="application/xml")
     response = MessagingResponse()
     for text in answers:
         response.message(text)
