@@ -12,8 +12,8 @@ ANOTHER process (this one) drives it over loopback:
   schedule whatever the answers do, and each latency is counted from its scheduled start
   (a server that falls behind shows it; no coordinated omission).
 
-In the same run, the peer: a bare FastAPI app (same uvicorn, same loop and HTTP parser)
-whose two routes only check ``X-Twilio-Signature`` with the SDK's ``RequestValidator``, the
+In the same run, the peer: a bare FastAPI app (same uvicorn, same loop and HTTP parser,
+an access line per request as both log by default) whose two routes only check ``X-Twilio-Signature`` with the SDK's ``RequestValidator``, the
 floor any Twilio webhook must pay. Targets: dripsms at least 0.5x the bare endpoint's
 closed-loop rate, p99 < 50 ms at an offered 200 req/s, zero 5xx, on SQLite and on
 PostgreSQL (``--postgres``: the throwaway server of ``scripts/test-postgres.sh``).
@@ -120,13 +120,11 @@ def bare_app() -> Any:
 
 
 def serve_bare(port: int) -> None:
-    """The bare endpoint, as ``dripsms serve`` runs uvicorn (no log config, access log)."""
-    import logging
-
+    """The bare endpoint under uvicorn as it ships: its default logging, an access line per
+    request (``dripsms serve`` writes one too, through dripsms's handler)."""
     import uvicorn
 
-    logging.basicConfig(level=logging.WARNING)
-    uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
+    uvicorn.run(bare_app(), host="127.0.0.1", port=port)
 
 
 @dataclass
