@@ -130,39 +130,57 @@ def serve_bare(port: int) -> None:
 
 @dataclass
 class Server:
+    """One target's server processes (several ``dripsms serve`` as behind a proxy)."""
+
     name: str
-    process: subprocess.Popen[bytes]
-    port: int
+    processes: list[subprocess.Popen[bytes]]
+    ports: list[int]
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        """User + system CPU time of the server processes so far."""
         ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        total = 0
+        for process in self.processes:
+            stat = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(stat[11]) + int(stat[12])
+        return total / ticks
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
-def start(name: str, command: list[str], env: dict[str, str], port: int, log: Path) -> Server:
+def start(name: str, commands: list[list[str]], env: dict[str, str], ports: list[int],
+          log: Path) -> Server:  # fmt: skip
+    """Start one process per command (each listening on its port); ready once each answers."""
+    server = Server(name, [], ports)
     with log.open("wb") as sink:
-        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        for command in commands:
+            server.processes.append(
+                subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+            )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    waiting = list(zip(server.processes, ports, strict=True))
+    while waiting and time.monotonic() < deadline:
+        process, port = waiting[0]
         if process.poll() is not None:
+            server.stop()
             raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return Server(name, process, port)
+                waiting.pop(0)
         except OSError:
             time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{name} did not start: {log.read_text()[-2000:]}")
+    if waiting:
+        server.stop()
+        raise RuntimeError(f"{name} did not start: {log.read_text()[-2000:]}")
+    return server
 
 
 # -- the database ---------------------------------------------------------------------------
@@ -304,6 +322,8 @@ class Result:
     statuses: dict[int, int] = field(default_factory=dict)
     ok_inbound: int = 0
     check: str = ""
+    processes: int = 1
+    """Server processes sharing the load (several ``dripsms serve`` on one database)."""
 
     @property
     def rate(self) -> float:
@@ -324,7 +344,7 @@ class Connection:
     """One keep-alive HTTP/1.1 connection sending prebuilt requests."""
 
     def __init__(self, port: int) -> None:
-        self.port = port
+        self.port = port  # the server process this connection talks to
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -355,7 +375,9 @@ class Connection:
             self.writer.close()
 
 
-async def closed_loop(port: int, work: list[Prepared], connections: int, result: Result) -> None:
+async def closed_loop(
+    ports: list[int], work: list[Prepared], connections: int, result: Result
+) -> None:
     queue = iter(work)
 
     async def one(connection: Connection) -> None:
@@ -366,7 +388,7 @@ async def closed_loop(port: int, work: list[Prepared], connections: int, result:
             tally(result, request, status)
         connection.close()
 
-    pool = [Connection(port) for _ in range(connections)]
+    pool = [Connection(ports[n % len(ports)]) for n in range(connections)]
     t0 = time.perf_counter()
     await asyncio.gather(*(one(c) for c in pool))
     result.seconds = time.perf_counter() - t0
@@ -374,11 +396,11 @@ async def closed_loop(port: int, work: list[Prepared], connections: int, result:
 
 
 async def open_loop(
-    port: int, work: list[Prepared], rate: float, connections: int, result: Result
+    ports: list[int], work: list[Prepared], rate: float, connections: int, result: Result
 ) -> None:
     idle: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(connections):
-        idle.put_nowait(Connection(port))
+    for n in range(connections):
+        idle.put_nowait(Connection(ports[n % len(ports)]))
     t0 = time.perf_counter()
 
     async def one(request: Prepared, due: float) -> None:
@@ -409,15 +431,15 @@ def tally(result: Result, request: Prepared, status: int) -> None:
 
 
 def drive(server: Server, work: list[Prepared], mode: str, args: argparse.Namespace) -> Result:
-    result = Result(server.name, mode)
+    result = Result(server.name, mode, processes=len(server.ports))
     warm = work[: args.warmup]
-    asyncio.run(closed_loop(server.port, warm, 4, Result(server.name, "warm-up")))
+    asyncio.run(closed_loop(server.ports, warm, 4, Result(server.name, "warm-up")))
     cpu = server.cpu_seconds()
     timed = work[args.warmup :]
     if mode == "closed":
-        asyncio.run(closed_loop(server.port, timed, args.connections, result))
+        asyncio.run(closed_loop(server.ports, timed, args.connections, result))
     else:
-        asyncio.run(open_loop(server.port, timed, args.rate, args.open_connections, result))
+        asyncio.run(open_loop(server.ports, timed, args.rate, args.open_connections, result))
     result.cpu = server.cpu_seconds() - cpu
     return result
 
@@ -818,6 +840,15 @@ def verdict(results: list[Result], profiles: list[Profile], rate: float) -> list
                 else f" (target < {GOAL_P99_MS:.0f} ms: met)."
             )
         )
+    for r in results:
+        if r.processes > 1 and r.mode == "open" and r.sent:
+            p99 = r.percentile(0.99)
+            met = "met" if p99 < GOAL_P99_MS else f"{p99 / GOAL_P99_MS:.1f} times over"
+            lines.append(
+                f"- {r.target} on one database: p99 {p99:,.0f} ms at the offered "
+                f"{rate:.0f} req/s (target < {GOAL_P99_MS:.0f} ms: {met}), "
+                f"{r.cpu / r.sent * 1000:.2f} ms of server CPU per request in all."
+            )
     top = sorted(app.stages.items(), key=lambda item: -item[1])[:3]
     where = ", ".join(f"{name} {ms:.2f} ms" for name, ms in top)
     statements = sum(sum(per.values()) for per in app.statements.values())
@@ -849,9 +880,12 @@ def verdict(results: list[Result], profiles: list[Profile], rate: float) -> list
 
 
 def run_target(
-    name: str, url: str | None, args: argparse.Namespace, directory: Path
+    name: str, url: str | None, args: argparse.Namespace, directory: Path, processes: int = 1
 ) -> list[Result]:
-    port = free_port()
+    """Load one target; ``processes``: that many ``dripsms serve`` on one database, the
+    load spread over them as a proxy would (each signs for the first one's public URL)."""
+    ports = [free_port() for _ in range(processes)]
+    port = ports[0]
     public = f"http://127.0.0.1:{port}"
     env = {
         **os.environ, "BENCH_PUBLIC_URL": public, "DRIPSMS_PUBLIC_URL": public,
@@ -865,15 +899,17 @@ def run_target(
     patients = closed_n + open_n
     world: World | None = None
     if url is None:
-        command = [sys.executable, str(Path(__file__)), "--bare-server", str(port)]
+        commands = [[sys.executable, str(Path(__file__)), "--bare-server", str(p)] for p in ports]
         message_ids = list(range(1, patients + 1))
         world = World("", directory, message_ids)
     else:
         world = prepare(url, directory / "sequences", patients)
         env["DRIPSMS_DATABASE_URL"] = url
         env["DRIPSMS_SEQUENCES_DIR"] = str(directory / "sequences")
-        command = [sys.executable, "-m", "dripsms", "serve", "--port", str(port)]
-    server = start(name, command, env, port, directory / f"{name}.log")
+        commands = [[sys.executable, "-m", "dripsms", "serve", "--port", str(p)] for p in ports]
+    if processes > 1:
+        name = f"{name}, {processes} processes"
+    server = start(name, commands, env, ports, directory / f"{ports[0]}.log")
     results = []
     try:
         first = 0
@@ -932,7 +968,12 @@ def report(results: list[Result], args: argparse.Namespace, command: str) -> lis
     rows = []
     for r in results:
         peer = bare.get(r.mode)
-        ratio = f"{r.rate / peer.rate:.2f}x" if peer and r.mode == "closed" and peer.rate else ""
+        alone = r.processes == 1  # as the bare endpoint runs
+        ratio = (
+            f"{r.rate / peer.rate:.2f}x"
+            if peer and alone and r.mode == "closed" and peer.rate
+            else ""
+        )
         cpu_ms = r.cpu / r.sent * 1000 if r.sent else 0.0
         offered = f"{args.rate:.0f}/s" if r.mode == "open" else f"max, {args.connections} conn"
         rows.append([
@@ -984,6 +1025,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--status-share", type=float, default=0.25)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--postgres", default=None, help="a server URL, or auto")
+    parser.add_argument(
+        "--serve-processes", type=int, default=1,
+        help="also load N `dripsms serve` processes on one database (as behind a proxy)",
+    )  # fmt: skip
     parser.add_argument("--no-bare", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--write", action="store_true")
@@ -1013,14 +1058,16 @@ def main(argv: list[str] | None = None) -> None:
         shutil.copytree(ROOT / "sequences", directory / "sequences")
         if not args.no_bare:
             results += run_target("bare", None, args, directory)
-        if not args.no_sqlite:
-            results += run_target("sqlite", f"sqlite:///{directory / 'bench.db'}", args, directory)
-        if args.postgres:
-            server, url = postgres_url(args.postgres)
-            try:
-                results += run_target("postgresql", url, args, directory)
-            finally:
-                drop_database(server, url)
+        for processes in sorted({1, args.serve_processes}):
+            if not args.no_sqlite:
+                url = f"sqlite:///{directory / f'bench-{processes}.db'}"
+                results += run_target("sqlite", url, args, directory, processes)
+            if args.postgres:
+                server, url = postgres_url(args.postgres)
+                try:
+                    results += run_target("postgresql", url, args, directory, processes)
+                finally:
+                    drop_database(server, url)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     lines = report(results, args, command.strip())
