@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, func, select
 from tests.e2e.worlds import rows
 
 from dripsms.core.planning import EnrollmentRequest
+from dripsms.engine import conversations as conversations_module
 from dripsms.engine.conversations import Conversations, Inbound, InboundResult
 from dripsms.engine.status import StatusUpdate, apply_status
+from dripsms.store.database import write
 from dripsms.store.tables import contacts, enrollments, messages, replies
 from dripsms.store.views import enrollment_view
 from dripsms.testing import SandboxWorld, sandbox_world
@@ -204,23 +206,22 @@ def test_a_step_with_answers_many_runs_its_rules_for_each_answer(
 # -- services hold no per-call state ----------------------------------------------------
 
 
-def test_a_webhook_and_a_recovery_at_once_each_deliver_their_own_way(world: SandboxWorld) -> None:
+def test_a_webhook_and_a_recovery_at_once_each_deliver_their_own_way(
+    world: SandboxWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The webhook answers in TwiML; recovery puts answers in the outbox. Both threads are
-    held until each has entered ``receive``, so a flag kept on the shared service by one
+    held until each has entered ``receive`` (at its transaction, which on SQLite runs in
+    whichever thread leads the write queue), so a flag kept on the shared service by one
     would be read by the other."""
     ada, bob = enroll(world), enroll(world, BOB, first_name="Bob")
     send_now_both(world)
     barrier = threading.Barrier(2, timeout=10)
-    waited = threading.local()
 
-    def hold(*_: Any) -> None:
-        if threading.current_thread().name.startswith("inbound-") and not getattr(
-            waited, "done", False
-        ):
-            waited.done = True
-            barrier.wait()
+    def held_write(engine: Engine, work: Any) -> Any:
+        barrier.wait()
+        return write(engine, work)
 
-    event.listen(world.engine, "engine_connect", hold)
+    monkeypatch.setattr(conversations_module, "write", held_write)
     results: dict[str, InboundResult] = {}
     conversations: Conversations = world.runtime.conversations
 
@@ -236,7 +237,6 @@ def test_a_webhook_and_a_recovery_at_once_each_deliver_their_own_way(world: Sand
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    event.remove(world.engine, "engine_connect", hold)
     assert results["webhook"].answers == ["Thanks, noted 3."]
     assert results["recovery"].answers == ["Thanks, noted 3."]
     with world.engine.connect() as connection:
