@@ -107,3 +107,35 @@ def test_a_question_keeps_its_window_open_after_the_handoff(engine: Engine, tmp_
         assert column(world.engine, select(messages.c.no_reply_handled_at)) == [None] * CONTACTS
         states = column(world.engine, select(func.distinct(enrollments.c.state)))
         assert states == ["active"]
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[Counter[str]]:
+    """Statements run, by their first three words (``UPDATE enrollments SET``)."""
+    counts: Counter[str] = Counter()
+
+    def count(_c: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        counts[" ".join(statement.split()[:3])] += 1
+
+    event.listen(engine, "after_cursor_execute", count)
+    try:
+        yield counts
+    finally:
+        event.remove(engine, "after_cursor_execute", count)
+
+
+def test_enrollments_completed_together_cost_one_update_each_table(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The reply timers close twelve windows run out in one pass: the twelve enrollments end
+    in one UPDATE of ``enrollments`` (and one of ``messages`` for their skipped steps), not
+    one each."""
+    with due_now(engine, tmp_path, "ask", QUESTION_SEQUENCE) as world:
+        assert world.tick().sent_now == CONTACTS
+        world.at(world.now + timedelta(hours=2))
+        with statements(world.engine) as counts:
+            report = world.tick()
+        assert report.completed == CONTACTS
+        assert counts["UPDATE enrollments SET"] == 1, counts
+        states = column(world.engine, select(func.distinct(enrollments.c.state)))
+        assert states == ["completed"]
