@@ -31,6 +31,10 @@ steps:
 attributes:
   name: string
 """
+LATER_SEQUENCE = ONE_STEP_SEQUENCE.replace("key: now", "key: later").replace(
+    "at: {minutes: 1}", "at: {hours: 2}"
+)
+"""A step that asks nothing, due in two hours: scheduled at Twilio with a SendAt."""
 CONTACTS = 12
 
 
@@ -139,3 +143,15 @@ def test_enrollments_completed_together_cost_one_update_each_table(
         assert counts["UPDATE enrollments SET"] == 1, counts
         states = column(world.engine, select(func.distinct(enrollments.c.state)))
         assert states == ["completed"]
+
+
+def test_a_scheduled_step_keeps_its_window_until_its_send_at(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Held by Twilio until its SendAt, it has not gone out: its enrollment is not done."""
+    with due_now(engine, tmp_path, "later", LATER_SEQUENCE) as world:
+        report = world.tick()
+        assert (report.scheduled, report.completed) == (CONTACTS, 0)
+        assert column(world.engine, select(messages.c.no_reply_handled_at)) == [None] * CONTACTS
+        states = column(world.engine, select(func.distinct(enrollments.c.state)))
+        assert states == ["active"]
