@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine
 
 from dripsms.core.handoff import ProviderWindow
-from dripsms.core.states import TWILIO_STATUSES, MessageState, advance
+from dripsms.core.states import TWILIO_STATUSES, MessageKind, MessageState, advance
+from dripsms.engine.actions import complete_finished
 from dripsms.engine.callbacks import status_callback_url
 from dripsms.engine.canceling import Canceler
 from dripsms.engine.config import config_from
@@ -260,6 +261,9 @@ class Dispatcher:
                 if isinstance(plan, Settle):
                     self._settle(connection, plan, now, report)
                     continue
+                if message.kind is MessageKind.STEP:
+                    asks = loaded.sequence.step(message.step_id).expect_reply is not None
+                    plan = replace(plan, closes=not asks and plan.send_at is None)
                 planned.append(plan)
             # The intent of every create, before any of them is made.
             intents = [
@@ -333,16 +337,35 @@ class Dispatcher:
             self._record_handoff(message, handoff.sid, handoff.status, now, report, counter)
             return
         target = advance(S.HANDING_OFF, TWILIO_STATUSES.get(handoff.status, S.QUEUED))
-        answer = Answer(message.id, message.fence, handoff.sid, handoff.status, target)
-        recorder.add(Answered(answer, counter))
+        answer = Answer(
+            message.id, message.fence, handoff.sid, handoff.status, target, closes=create.closes
+        )
+        recorder.add(Answered(answer, counter, message.enrollment_id if create.closes else None))
 
     def _record_answers(
         self, batch: Sequence[Answered], *, now: datetime, report: TickReport
     ) -> None:
-        """Record a batch of answers in one transaction, each row fenced."""
+        """Record a batch of answers in one transaction, each row fenced.
+
+        A step that asks nothing closes its reply window as it is recorded (one row version,
+        not a second from the reply timers' next pass), so its enrollment is completed here
+        when nothing is left to do: what those timers would have done with it.
+        """
         with self.engine.begin() as connection:
             moved = record_answers(connection, [a.answer for a in batch], now)
+            closed = sorted(
+                {
+                    a.enrollment_id
+                    for a in batch
+                    if a.enrollment_id is not None
+                    and a.answer.closing
+                    and a.answer.message_id in moved
+                }
+            )
+            completed = complete_finished(connection, closed, now) if closed else 0
         with self._report_lock:
+            if completed:
+                report.add("completed", completed)
             for answered in batch:
                 moved_now = answered.answer.message_id in moved
                 report.add(answered.counter if moved_now else "lost_lease")

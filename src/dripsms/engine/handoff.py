@@ -98,6 +98,8 @@ class Answered:
 
     answer: Answer
     counter: str
+    enrollment_id: int | None = None
+    """Set when recording closes the step's window: the enrollment may be finished."""
 
 
 class AnswerRecorder:

@@ -34,6 +34,8 @@ class Create:
     body: str
     send_at: datetime | None
     messaging_service_sid: str
+    closes: bool = False
+    """A step that asks nothing: handed off to go now, its reply window closes with it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, update
 
-from dripsms.core.states import MessageState, transition
+from dripsms.core.states import SENT_QUESTION, MessageState, transition
 from dripsms.store.events import event_row, record
 from dripsms.store.tables import messages
 
@@ -40,6 +40,11 @@ _RECORD = (
     .returning(m.id)
 )
 """One fenced row; built once, run once per answer in the batch's transaction."""
+
+_RECORD_CLOSING = _RECORD.values(no_reply_handled_at=bindparam("b_now"))
+""":data:`_RECORD`, closing the reply window of a step that asks nothing, sent now: in
+the same row version, where the reply timers would write a second one on their next pass
+(``store.replies.close_many``)."""
 
 _INTEND = (
     update(messages)
@@ -121,22 +126,34 @@ class Answer:
     status: str
     target: MessageState
     cause: str = "handed_off"
+    closes: bool = False
+    """A step that asks nothing, sent now: its reply window closes as it is recorded."""
+
+    @property
+    def closing(self) -> bool:
+        """Whether recording this answer closes the message's reply window (only in a
+        state in which a window is open at all: the reply timers close no other)."""
+        return self.closes and self.target in SENT_QUESTION
 
 
 def record_answers(connection: Connection, answers: Sequence[Answer], now: datetime) -> set[int]:
-    """Move each answered row ``handing_off → target`` with its SID (fenced), and log each
-    move; in the caller's transaction. Returns the ids moved (the others lost their lease)."""
+    """Move each answered row ``handing_off → target`` with its SID (fenced), closing the
+    reply window of those that :attr:`Answer.closing`, and log each move; in the caller's
+    transaction. Returns the ids moved (the others lost their lease)."""
     for answer in answers:
         transition(S.HANDING_OFF, answer.target)  # a programming error, not a race
-    moved = _fenced(
-        connection,
-        _RECORD,
-        (
-            {"b_id": a.message_id, "b_fence": a.fence, "b_state": a.target.value,
-             "b_sid": a.sid, "b_now": now}
-            for a in answers
-        ),
-    )  # fmt: skip
+    moved: set[int] = set()
+    for closing in (False, True):
+        moved |= _fenced(
+            connection,
+            _RECORD_CLOSING if closing else _RECORD,
+            (
+                {"b_id": a.message_id, "b_fence": a.fence, "b_state": a.target.value,
+                 "b_sid": a.sid, "b_now": now}
+                for a in answers
+                if a.closing is closing
+            ),
+        )  # fmt: skip
     record(
         connection,
         (
