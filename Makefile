@@ -41,7 +41,7 @@ bench: $(STAMP)  ## every benchmark; prints the tables, writes nothing (~20 min)
 	$(BIN)/python bench/tick_bench.py
 	$(BIN)/python bench/handoff_bench.py
 	$(BIN)/python bench/rss_bench.py
-	$(BIN)/python bench/webhook_bench.py --postgres auto
+	$(BIN)/python bench/webhook_bench.py --postgres auto --serve-processes 2
 	$(BIN)/python bench/scaleout_bench.py
 
 # Debian's Chromium for tests/browser (apt-get, as root or with sudo), when it is missing.

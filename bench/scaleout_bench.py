@@ -421,9 +421,12 @@ def report(
             f"all processes together (PostgreSQL and anything else running) "
             f"{four.machine_busy:.0%} of the machine. "
             + (
-                "The machine's CPU, not the claim or the database, is the cap: on more cores "
-                "the ratio grows with the cores, towards the in-flight ceiling."
-                if four.machine_busy >= 0.9 or busy >= 0.75 * cores()
+                "The machine's CPU, not the claim or the database, is the cap: this near "
+                "full, the processes queue for a core (one worker alone reaches "
+                f"{one.rate / one.ceiling(concurrency):.0%} of its in-flight ceiling with the "
+                f"machine {one.machine_busy:.0%} busy); on more cores the ratio grows towards the "
+                "in-flight ceiling."
+                if four.machine_busy >= 0.85 or busy >= 0.75 * cores()
                 else "CPU is not saturated: the gap is in the design (see the profile)."
             ),
             "",

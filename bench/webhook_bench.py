@@ -869,8 +869,12 @@ def verdict(results: list[Result], profiles: list[Profile], rate: float) -> list
         "unmatched-reply text) becomes a REST send from the outbox: one more API request "
         "each, and answers to numbers with no enrollment, which the outbox cannot address. "
         "That is a product decision, not taken here. The p99 target is a matter of "
-        "capacity: a server process kept below about half a core answers well inside 50 ms; "
-        "past that, run more `dripsms serve` processes behind the proxy (docs/scaling.md).",
+        "capacity: a process near a whole core queues every burst (in the open loop a "
+        "request costs more CPU than in the closed one: fewer writes share a commit). On "
+        "PostgreSQL more `dripsms serve` processes behind the proxy add capacity (here they "
+        "share 2 cores with PostgreSQL and the load); on SQLite they do not, since processes "
+        "wait for the one write lock through SQLite's busy handler, not the in-process "
+        "queue: past one process, move to PostgreSQL (docs/scaling.md).",
         "",
     ]
     return lines
