@@ -288,16 +288,22 @@ def drain(
             try:
                 run = measure(database, twilio, procs, n)
             finally:
-                for proc in procs:
-                    proc.send_signal(signal.SIGTERM)
-                for proc in procs:
-                    proc.wait(timeout=60)
-            time.sleep(1.0)  # statistics reach pg_stat_user_tables within a second
+                stop_workers(procs)
             run.tuples = database.tuples()
             run.storage = storage
             return run
         finally:
             database.close()
+
+
+def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every worker, wait for each, then a second for PostgreSQL's statistics
+    (``pg_stat_user_tables``) to take in their last writes."""
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        proc.wait(timeout=60)
+    time.sleep(1.0)
 
 
 def measure(

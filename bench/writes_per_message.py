@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -73,11 +72,7 @@ def run(admin_url: str, twilio: sb.Twilio, workers: int, n: int, settle: float) 
                 measured = sb.measure(database, twilio, procs, n)
                 time.sleep(settle)  # the passes after the last handoff
             finally:
-                for proc in procs:
-                    proc.send_signal(signal.SIGTERM)
-                for proc in procs:
-                    proc.wait(timeout=60)
-            time.sleep(1.0)  # statistics reach pg_stat_user_tables within a second
+                sb.stop_workers(procs)
             updated = database.tuples()["n_tup_upd"] - before
         finally:
             database.close()
