@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine
 
 from dripsms.core.handoff import ProviderWindow
-from dripsms.core.states import TWILIO_STATUSES, MessageKind, MessageState, advance
+from dripsms.core.states import TWILIO_STATUSES, MessageState, advance
 from dripsms.engine.actions import complete_finished
 from dripsms.engine.callbacks import status_callback_url
 from dripsms.engine.canceling import Canceler
@@ -261,9 +261,6 @@ class Dispatcher:
                 if isinstance(plan, Settle):
                     self._settle(connection, plan, now, report)
                     continue
-                if message.kind is MessageKind.STEP:
-                    asks = loaded.sequence.step(message.step_id).expect_reply is not None
-                    plan = replace(plan, closes=not asks and plan.send_at is None)
                 planned.append(plan)
             # The intent of every create, before any of them is made.
             intents = [
@@ -340,7 +337,7 @@ class Dispatcher:
         answer = Answer(
             message.id, message.fence, handoff.sid, handoff.status, target, closes=create.closes
         )
-        recorder.add(Answered(answer, counter, message.enrollment_id if create.closes else None))
+        recorder.add(Answered(answer, counter, message.enrollment_id))
 
     def _record_answers(
         self, batch: Sequence[Answered], *, now: datetime, report: TickReport

@@ -99,7 +99,7 @@ class Answered:
     answer: Answer
     counter: str
     enrollment_id: int | None = None
-    """Set when recording closes the step's window: the enrollment may be finished."""
+    """The message's enrollment: completed with the answer when it closes the last window."""
 
 
 class AnswerRecorder:

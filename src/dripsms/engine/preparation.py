@@ -105,7 +105,9 @@ def prepare_handoff(
     if not service:
         return _no_service(settle)
     send_at = verdict.at if verdict.decision is Decision.SCHEDULE else None
-    return Create(claimed, body, send_at, service)
+    # A step that asks nothing, sent now: its reply window closes as its answer is recorded.
+    closes = step.expect_reply is None and send_at is None
+    return Create(claimed, body, send_at, service, closes=closes)
 
 
 def _no_service(settle: Callable[..., Settle]) -> Settle:

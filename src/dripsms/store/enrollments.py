@@ -76,13 +76,9 @@ def end(
     now: datetime,
 ) -> int | None:
     """End the enrollment if it is active; its contact's id, or None when it was not."""
-    ended = connection.execute(
-        update(enrollments)
-        .where(e.id == enrollment_id, e.state == ACTIVE.value)
-        .values(state=state.value, ended_at=now, end_reason=reason)
-        .returning(e.contact_id)
-    ).all()
-    return int(ended[0].contact_id) if ended else None
+    return end_many(connection, [enrollment_id], state=state, reason=reason, now=now).get(
+        enrollment_id
+    )
 
 
 def end_many(
