@@ -7,8 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,37 +15,17 @@ from typing import Any
 
 from exactly_once import STEPS, assert_exactly_once, enroll_contacts, unfinished, write_drip
 from sqlalchemy import Engine, func, select
-from tests.e2e.conftest import ONE_STEP_SEQUENCE, url_of
+from tests.e2e.conftest import due_now
 
-from dripsms.core.planning import EnrollmentRequest
 from dripsms.engine.dispatcher import Dispatcher
 from dripsms.engine.handoff import Answered
 from dripsms.sandbox import CallKind, FaultConfig, FaultRule
 from dripsms.store.tables import events, messages
-from dripsms.testing import SandboxWorld, sandbox_world
+from dripsms.testing import sandbox_world
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE_AND_RECONCILE = timedelta(minutes=2, seconds=30)
 SLOW_MS = 3_000
-
-
-@contextmanager
-def due_now(
-    engine: Engine, folder: Path, contacts: int, concurrency: int
-) -> Iterator[SandboxWorld]:
-    """``contacts`` patients each with one text due now (a send-now create), batches of 5."""
-    (folder / "now.yaml").write_text(ONE_STEP_SEQUENCE)
-    with sandbox_world(
-        url_of(engine), folder, T0, public_url="http://127.0.0.1:9", rate_limit=100_000,
-        concurrency=concurrency, batch_size=5,
-    ) as world:  # fmt: skip
-        requests = [
-            (i + 1, EnrollmentRequest("now", f"+1415555{i:04d}", attributes={"name": f"n{i}"}))
-            for i in range(contacts)
-        ]
-        assert len(world.runtime.enroller.enroll_batch(requests, now=T0).enrolled) == contacts
-        world.at(T0 + timedelta(minutes=1))
-        yield world
 
 
 def recorded(engine: Engine) -> int:

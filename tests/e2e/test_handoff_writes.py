@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event, func, select
-from tests.e2e.conftest import ONE_STEP_SEQUENCE, T0, url_of
+from tests.e2e.conftest import ONE_STEP_SEQUENCE, T0, due_now
 
-from dripsms.core.planning import EnrollmentRequest
 from dripsms.store.tables import enrollments, messages
-from dripsms.testing import SandboxWorld, sandbox_world
 
 QUESTION_SEQUENCE = """key: ask
 name: Ask
@@ -56,23 +54,6 @@ def updates_of_messages(engine: Engine) -> Iterator[Counter[str]]:
         event.remove(engine, "after_cursor_execute", count)
 
 
-@contextmanager
-def due_now(engine: Engine, folder: Path, key: str, sequence: str) -> Iterator[SandboxWorld]:
-    """:data:`CONTACTS` patients each with one step due now (a send-now create)."""
-    (folder / f"{key}.yaml").write_text(sequence)
-    with sandbox_world(
-        url_of(engine), folder, T0, public_url="http://127.0.0.1:9", rate_limit=100_000,
-        concurrency=4, batch_size=5,
-    ) as world:  # fmt: skip
-        requests = [
-            (i + 1, EnrollmentRequest(key, f"+1415555{i:04d}", attributes={"name": f"n{i}"}))
-            for i in range(CONTACTS)
-        ]
-        assert len(world.runtime.enroller.enroll_batch(requests, now=T0).enrolled) == CONTACTS
-        world.at(T0 + timedelta(minutes=1))
-        yield world
-
-
 def written(engine: Engine, updates: Counter[str]) -> int | None:
     """Rows of ``messages`` updated; None on SQLite, whose driver does not know how many rows
     an ``UPDATE ... RETURNING`` changed until they are read."""
@@ -87,7 +68,9 @@ def column(engine: Engine, query: Any) -> list[Any]:
 def test_a_step_that_asks_nothing_is_written_three_times_and_completes(
     engine: Engine, tmp_path: Path
 ) -> None:
-    with due_now(engine, tmp_path, "now", ONE_STEP_SEQUENCE) as world:
+    with due_now(
+        engine, tmp_path, CONTACTS, concurrency=4, key="now", sequence=ONE_STEP_SEQUENCE
+    ) as world:
         with updates_of_messages(world.engine) as updates:
             first = world.tick()
             world.at(world.now + timedelta(minutes=1))
@@ -102,7 +85,9 @@ def test_a_step_that_asks_nothing_is_written_three_times_and_completes(
 
 
 def test_a_question_keeps_its_window_open_after_the_handoff(engine: Engine, tmp_path: Path) -> None:
-    with due_now(engine, tmp_path, "ask", QUESTION_SEQUENCE) as world:
+    with due_now(
+        engine, tmp_path, CONTACTS, concurrency=4, key="ask", sequence=QUESTION_SEQUENCE
+    ) as world:
         with updates_of_messages(world.engine) as updates:
             report = world.tick()
         assert report.sent_now == CONTACTS
@@ -134,7 +119,9 @@ def test_enrollments_completed_together_cost_one_update_each_table(
     """The reply timers close twelve windows run out in one pass: the twelve enrollments end
     in one UPDATE of ``enrollments`` (and one of ``messages`` for their skipped steps), not
     one each."""
-    with due_now(engine, tmp_path, "ask", QUESTION_SEQUENCE) as world:
+    with due_now(
+        engine, tmp_path, CONTACTS, concurrency=4, key="ask", sequence=QUESTION_SEQUENCE
+    ) as world:
         assert world.tick().sent_now == CONTACTS
         world.at(world.now + timedelta(hours=2))
         with statements(world.engine) as counts:
@@ -149,7 +136,9 @@ def test_a_scheduled_step_keeps_its_window_until_its_send_at(
     engine: Engine, tmp_path: Path
 ) -> None:
     """Held by Twilio until its SendAt, it has not gone out: its enrollment is not done."""
-    with due_now(engine, tmp_path, "later", LATER_SEQUENCE) as world:
+    with due_now(
+        engine, tmp_path, CONTACTS, concurrency=4, key="later", sequence=LATER_SEQUENCE
+    ) as world:
         report = world.tick()
         assert (report.scheduled, report.completed) == (CONTACTS, 0)
         assert column(world.engine, select(messages.c.no_reply_handled_at)) == [None] * CONTACTS
